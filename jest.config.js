@@ -1,0 +1,18 @@
+// Two projects: unit specs live beside the code; e2e specs in test/ run against real PostgreSQL,
+// Redis and the model-server emulator, each file in its own database (see test/support).
+const transform = { '^.+\\.ts$': ['@swc/jest'] };
+module.exports = {
+  projects: [
+    { displayName: 'unit', testEnvironment: 'node', transform, roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      transform,
+      roots: ['<rootDir>/test'],
+      testRegex: '\\.e2e-spec\\.ts$',
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 60000,
+    },
+  ],
+};
