@@ -1,0 +1,31 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { CoreModule } from './common/core.module';
+import { JsonLogger } from './common/logging/json-logger';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { ApiHealthModule, HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { RedisModule } from './redis/redis.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, logger: JsonLogger): DynamicModule {
+    // Feature modules whose controllers live under API_V1_PREFIX.
+    const apiModules: Type[] = [ConfigModule, ApiHealthModule];
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CoreModule.forRoot(logger),
+        DatabaseModule,
+        RedisModule,
+        MetricsModule.forRoot(config.metrics.enabled),
+        HealthModule,
+        ...apiModules,
+        RouterModule.register([{ path: config.http.apiPrefix, children: apiModules }]),
+      ],
+    };
+  }
+}

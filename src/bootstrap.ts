@@ -1,0 +1,69 @@
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from './app.module';
+import { jsonBodyMiddleware } from './common/http/json-body.middleware';
+import { requestIdMiddleware } from './common/http/request-id.middleware';
+import { ServerLifecycle } from './common/http/server-lifecycle';
+import { setupSwagger } from './common/http/swagger';
+import { JsonLogger } from './common/logging/json-logger';
+import { AppConfig } from './config/app-config';
+import { HttpMetricsService } from './metrics/http-metrics.service';
+
+export interface RunningServer {
+  app: NestExpressApplication;
+  config: AppConfig;
+  logger: JsonLogger;
+  url: string;
+  /** Graceful stop: drain in-flight requests up to SHUTDOWN_TIMEOUT, flush, close connections. */
+  shutdown(): Promise<void>;
+}
+
+/** Builds the application exactly as production runs it; tests call this too. */
+export async function createApp(config: AppConfig, logger: JsonLogger): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    bodyParser: false,
+    logger,
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  app.use(app.get(ServerLifecycle).middleware);
+  if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);
+  app.use(jsonBodyMiddleware(config.http.maxBodySize));
+  setupSwagger(app, config);
+  return app;
+}
+
+export async function startServer(config: AppConfig, logger?: JsonLogger): Promise<RunningServer> {
+  const log = logger ?? new JsonLogger(config.logging.level, config.logging.structured);
+  const app = await createApp(config, log);
+  await app.listen(config.http.port, config.http.host);
+  const server = app.getHttpServer();
+  // Keep-alive longer than typical load-balancer idle timeouts, so they close first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const { port } = server.address() as AddressInfo;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    config,
+    logger: log,
+    url: `http://${host}:${port}`,
+    shutdown: () =>
+      (stopping ??= (async () => {
+        const drained = await app.get(ServerLifecycle).drain(server, config.http.shutdownTimeoutMs);
+        log.write('info', 'shutdown: requests drained', { all_finished: drained });
+        await app.close();
+      })()),
+  };
+}
+
+/** What the server runs on, for the single start-up line. */
+export function describeRuntime(config: AppConfig): string {
+  const database = config.database.url ? 'postgres' : 'embedded';
+  const cache = config.redis.url ? 'redis' : 'memory';
+  const servers = config.modelServer.urls ? config.modelServer.urls.split(',').length : 'emulator';
+  return `database=${database} cache=${cache} model_servers=${servers}`;
+}

@@ -1,0 +1,116 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import { AppRequest, AppResponse, routeTemplate } from '../http/app-request';
+import { AppException, FieldProblem } from './app.exception';
+import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
+import { ErrorReporter } from './error-reporter';
+import { newIncidentId } from './incident-id';
+
+const BY_HTTP_STATUS: Record<number, ErrorCode> = {
+  400: ErrorCode.E4001,
+  401: ErrorCode.E4003,
+  403: ErrorCode.E4005,
+  404: ErrorCode.E4009,
+  409: ErrorCode.E4012,
+  413: ErrorCode.E4008,
+  415: ErrorCode.E4001,
+  422: ErrorCode.E4006,
+  429: ErrorCode.E4004,
+  503: ErrorCode.E5008,
+  504: ErrorCode.E5001,
+};
+
+interface Mapped {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  details?: FieldProblem[];
+  headers?: Record<string, string>;
+  internal?: string;
+}
+
+export function mapException(exception: unknown): Mapped {
+  if (exception instanceof AppException) {
+    return {
+      code: exception.code,
+      status: exception.status,
+      message: exception.message,
+      details: exception.details,
+      headers: exception.headers,
+      internal: exception.cause ? describe(exception.cause) : undefined,
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = BY_HTTP_STATUS[status] ?? (status >= 500 ? ErrorCode.E5004 : ErrorCode.E4001);
+    // Framework messages for 4xx are safe ("Cannot POST /x" is replaced for a neutral one); 5xx are not.
+    const message = code === ErrorCode.E4009 ? 'Route not found' : ERROR_CATALOGUE[code].message;
+    return { code, status: ERROR_CATALOGUE[code].status, message, internal: exception.message };
+  }
+  return {
+    code: ErrorCode.E5004,
+    status: 500,
+    message: ERROR_CATALOGUE.E5004.message,
+    internal: describe(exception),
+  };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+/**
+ * The one error path: maps anything thrown to the spec §3 envelope, reports it to error
+ * monitoring and never writes once headers are out (a started SSE stream reports in-band).
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  constructor(private readonly reporter: ErrorReporter) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<AppRequest>();
+    const res = ctx.getResponse<AppResponse>();
+    const mapped = mapException(exception);
+    const incidentId = newIncidentId();
+    const route = routeTemplate(req);
+
+    this.reporter.report({
+      code: mapped.code,
+      status: mapped.status,
+      message: mapped.message,
+      route,
+      method: req.method,
+      path: req.path,
+      requestId: req.id,
+      incidentId,
+      apiKeyId: req.principal?.apiKeyId,
+      userId: req.principal?.userId,
+      at: new Date(),
+      internal: mapped.internal,
+      stack: isServerError(mapped.code) && exception instanceof Error ? exception.stack : undefined,
+    });
+
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    const body: Record<string, unknown> = {
+      status: 'error',
+      error_code: mapped.code,
+      message: mapped.message,
+      incident_id: incidentId,
+      timestamp: new Date().toISOString(),
+      path: req.originalUrl.split('?')[0],
+      request_id: req.id,
+    };
+    if (mapped.details) body.details = mapped.details;
+    // The extension reads a 4xx body on the stream routes as stream events.
+    if (res.locals.sseErrorEnvelope) Object.assign(body, { type: 'error', content: mapped.message });
+    if (mapped.headers) for (const [k, v] of Object.entries(mapped.headers)) res.setHeader(k, v);
+    if (ERROR_CATALOGUE[mapped.code].retryable && !res.hasHeader('Retry-After') && mapped.status !== 504) {
+      res.setHeader('Retry-After', mapped.status === 429 ? '60' : '5');
+    }
+    res.status(mapped.status).json(body);
+  }
+}

@@ -1,0 +1,59 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { AppConfig } from '../../config/app-config';
+
+export const API_KEY_SCHEME = 'api-key';
+export const BEARER_SCHEME = 'bearer';
+
+const ERROR_ENVELOPE = {
+  type: 'object',
+  required: ['status', 'error_code', 'message', 'incident_id', 'timestamp', 'path', 'request_id'],
+  properties: {
+    status: { type: 'string', enum: ['error'] },
+    error_code: { type: 'string', example: 'E4003', description: 'One of the 22 catalogue codes (GET /api/v1/error-monitoring/codes)' },
+    message: { type: 'string', example: 'Invalid API key or credentials' },
+    incident_id: { type: 'string', example: 'INC-20261122-9F3A1C07', pattern: '^INC-\\d{8}-[0-9A-F]{8}$' },
+    timestamp: { type: 'string', format: 'date-time' },
+    path: { type: 'string', example: '/api/v1/code/generate' },
+    request_id: { type: 'string' },
+    details: {
+      type: 'array',
+      description: 'Validation errors only',
+      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
+    type: { type: 'string', enum: ['error'], description: 'Stream routes only' },
+    content: { type: 'string', description: 'Stream routes only: the message again' },
+  },
+};
+
+export function buildOpenApiDocument(app: INestApplication, config: AppConfig): OpenAPIObject {
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('HAPA backend')
+      .setDescription(
+        'Gateway for Python code models: code generation (one-shot and SSE), autocomplete, users and API keys, ' +
+          'error monitoring, analytics, cache and health. Every error has the ErrorResponse shape.',
+      )
+      .setVersion(config.env.version)
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, API_KEY_SCHEME)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Login JWT or an API key' }, BEARER_SCHEME)
+      .build(),
+  );
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ErrorResponse: ERROR_ENVELOPE } };
+  // The envelope is documented once and referenced by every operation.
+  const ref = { description: 'Error (see ErrorResponse)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item)) {
+      if (op && typeof op === 'object' && 'responses' in op) {
+        op.responses = { ...op.responses, '4XX': ref, '5XX': ref };
+      }
+    }
+  }
+  return doc;
+}
+
+export function setupSwagger(app: INestApplication, config: AppConfig): void {
+  const doc = buildOpenApiDocument(app, config);
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'HAPA backend API' });
+}

@@ -1,0 +1,57 @@
+import { ArgumentMetadata, Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { AppException, FieldProblem } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-codes';
+
+function flatten(errors: ValidationError[], parent = ''): { problem: FieldProblem; missing: boolean }[] {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    const missing = e.value === undefined || e.value === null;
+    const own = Object.values(e.constraints ?? {}).map((message) => ({ problem: { field, message }, missing }));
+    return [...own, ...flatten(e.children ?? [], field)];
+  });
+}
+
+/**
+ * Global DTO validation: unknown fields are stripped (the extension sends more than we need),
+ * missing fields → 422 E4002, wrong type/range/enum → 422 E4006, a body that is not an object → 400 E4001.
+ */
+@Injectable()
+export class AppValidationPipe implements PipeTransform {
+  private readonly inner = new ValidationPipe({
+    whitelist: true,
+    transform: true,
+    forbidUnknownValues: false,
+    validationError: { target: false, value: true },
+    exceptionFactory: (errors) => {
+      const all = flatten(errors);
+      const missing = all.filter((p) => p.missing);
+      const chosen = missing.length > 0 ? missing : all;
+      const details = dedupe(chosen.map((p) => p.problem));
+      const code = missing.length > 0 ? ErrorCode.E4002 : ErrorCode.E4006;
+      const message = missing.length > 0 ? 'Missing required field(s)' : 'Invalid field value(s)';
+      return new AppException(code, { message, details });
+    },
+  });
+
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
+      if (value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0)) {
+        // No body (or no content type): validate an empty object so required fields are reported.
+        value = {};
+      } else if (typeof value !== 'object' || Array.isArray(value)) {
+        throw new AppException(ErrorCode.E4001, { message: 'Request body must be a JSON object' });
+      }
+    }
+    return this.inner.transform(value, metadata);
+  }
+}
+
+function dedupe(problems: FieldProblem[]): FieldProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.field}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,113 @@
+import { version as APP_VERSION } from '../../package.json';
+import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * The validated configuration, grouped by concern. It is also the DI token: inject `AppConfig`.
+ * Built once at start-up from an env record, so tests can run several instances in one process.
+ */
+export class AppConfig {
+  readonly env: { environment: ParsedEnv['ENVIRONMENT']; isProduction: boolean; debug: boolean; version: string };
+  readonly http: {
+    host: string;
+    port: number;
+    apiPrefix: string;
+    maxBodySize: number;
+    requestTimeoutMs: number;
+    shutdownTimeoutMs: number;
+  };
+  readonly security: { secretKey: string; apiKeyExpiryDays: number };
+  readonly database: { url?: string; dataDir: string };
+  readonly redis: { url?: string; keyPrefix: string };
+  readonly cache: { ttlSeconds: number; maxSize: number };
+  readonly rateLimit: { enabled: boolean; defaultLimit: number; windowMs: number };
+  readonly errorMonitoring: { enabled: boolean; retentionDays: number; incidentTracking: boolean };
+  readonly logging: { level: ParsedEnv['LOG_LEVEL']; structured: boolean };
+  readonly metrics: { enabled: boolean };
+  readonly modelServer: { urls: string; timeoutMs: number; apiKey?: string };
+
+  /** The raw validated values, for /config/status. */
+  readonly values: ParsedEnv;
+
+  constructor(v: ParsedEnv) {
+    this.values = v;
+    const isProduction = v.ENVIRONMENT === 'production';
+    this.env = { environment: v.ENVIRONMENT, isProduction, debug: v.DEBUG, version: APP_VERSION };
+    this.http = {
+      host: v.HOST,
+      port: v.PORT,
+      apiPrefix: v.API_V1_PREFIX,
+      maxBodySize: v.MAX_BODY_SIZE,
+      requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
+      shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT * 1000,
+    };
+    this.security = { secretKey: v.SECRET_KEY, apiKeyExpiryDays: v.API_KEY_EXPIRY_DAYS };
+    this.database = { url: v.DATABASE_URL, dataDir: v.DATA_DIR };
+    this.redis = {
+      url: v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined),
+      keyPrefix: v.REDIS_KEY_PREFIX,
+    };
+    this.cache = { ttlSeconds: v.CACHE_TTL, maxSize: v.MAX_CACHE_SIZE };
+    this.rateLimit = {
+      enabled: v.RATE_LIMIT_ENABLED,
+      defaultLimit: v.DEFAULT_RATE_LIMIT,
+      windowMs: v.RATE_LIMIT_WINDOW_MINUTES * 60_000,
+    };
+    this.errorMonitoring = {
+      enabled: v.ERROR_MONITORING_ENABLED,
+      retentionDays: v.ERROR_RETENTION_DAYS,
+      incidentTracking: v.INCIDENT_TRACKING_ENABLED,
+    };
+    this.logging = { level: v.LOG_LEVEL, structured: v.STRUCTURED_LOGGING };
+    this.metrics = { enabled: v.PROMETHEUS_ENABLED };
+    this.modelServer = {
+      urls: v.VLLM_SERVER_URL,
+      timeoutMs: v.AI_MODEL_TIMEOUT * 1000,
+      apiKey: v.AI_MODEL_API_KEY || undefined,
+    };
+  }
+
+  /** Effective configuration with every secret masked. */
+  toPublicJson(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const name of Object.keys(ENV_SCHEMA) as EnvName[]) {
+      const value = this.values[name];
+      const secret = 'secret' in ENV_SCHEMA[name] && ENV_SCHEMA[name].secret;
+      out[name] = secret ? maskSecret(value) : value;
+    }
+    return out;
+  }
+}
+
+
+function maskSecret(value: unknown): string {
+  if (value === undefined || value === '') return '(not set)';
+  return '********';
+}
+
+/** Validates the whole environment at once and reports every bad variable in one message. */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const problems: string[] = [];
+  const parsed: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(ENV_SCHEMA)) {
+    const raw = env[name] ?? spec.default;
+    try {
+      parsed[name] = spec.parse(raw);
+    } catch (e) {
+      if (!(e instanceof EnvError)) throw e;
+      problems.push(`${name}: ${e.message}`);
+    }
+  }
+  const v = parsed as ParsedEnv;
+  if (v.ENVIRONMENT === 'production' && typeof v.SECRET_KEY === 'string') {
+    if (v.SECRET_KEY.length < 32) problems.push('SECRET_KEY: must be at least 32 characters in production');
+    if (v.SECRET_KEY === EXAMPLE_SECRET_KEY) problems.push('SECRET_KEY: must not be the example value in production');
+  }
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return new AppConfig(v);
+}

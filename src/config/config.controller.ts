@@ -1,0 +1,16 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AppConfig } from './app-config';
+
+@ApiTags('health')
+@Controller('config')
+export class ConfigController {
+  constructor(private readonly config: AppConfig) {}
+
+  @Get('status')
+  @ApiOperation({ summary: 'Effective configuration, every secret masked' })
+  @ApiOkResponse({ description: '{environment, version, config: {VAR: value}}' })
+  status() {
+    return { environment: this.config.env.environment, version: this.config.env.version, config: this.config.toPublicJson() };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Every environment variable the server reads, in one table: validation, defaults, `.env.example`,
+ * secret masking in /api/v1/config/status and the README's configuration table all derive from it.
+ */
+export interface EnvVar<T = unknown> {
+  name: string;
+  default: string;
+  description: string;
+  secret?: boolean;
+  parse: (raw: string) => T;
+}
+
+export class EnvError extends Error {}
+
+const fail = (message: string): never => {
+  throw new EnvError(message);
+};
+
+export const str =
+  (opts: { nonEmpty?: boolean; maxLength?: number } = {}) =>
+  (raw: string): string => {
+    if (opts.nonEmpty && raw.trim() === '') fail('must not be empty');
+    if (opts.maxLength && raw.length > opts.maxLength) fail(`must be at most ${opts.maxLength} characters`);
+    return raw;
+  };
+
+export const int =
+  (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  (raw: string): number => {
+    if (!/^-?\d+$/.test(raw.trim())) fail(`must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) fail(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+export const num =
+  (min: number, max: number) =>
+  (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) fail(`must be a number, got "${raw}"`);
+    if (n < min || n > max) fail(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+export const bool = (raw: string): boolean => {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return fail(`must be true or false, got "${raw}"`);
+};
+
+export const oneOf =
+  <T extends string>(...values: T[]) =>
+  (raw: string): T => {
+    const v = raw.trim().toLowerCase() as T;
+    if (!values.includes(v)) fail(`must be one of ${values.join(', ')}, got "${raw}"`);
+    return v;
+  };
+
+export const url =
+  (...protocols: string[]) =>
+  (raw: string): string | undefined => {
+    if (raw.trim() === '') return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw.trim());
+    } catch {
+      return fail('must be a URL');
+    }
+    if (!protocols.includes(parsed.protocol)) fail(`must use ${protocols.join(' or ')}`);
+    return raw.trim();
+  };
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2 };
+/** "1mb", "512kb" or a byte count. */
+export const byteSize = (raw: string): number => {
+  const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw.trim());
+  if (!m) return fail(`must be a size like 1mb, 512kb or a byte count, got "${raw}"`);
+  const bytes = Number(m[1]) * SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (bytes < 1024 || bytes > 64 * 1024 ** 2) fail('must be between 1kb and 64mb');
+  return bytes;
+};
+
+/** The value shipped in .env.example; production refuses to start with it. */
+export const EXAMPLE_SECRET_KEY = 'change-me-to-a-random-string-of-at-least-32-chars';
+
+export const ENV_SCHEMA = {
+  ENVIRONMENT: {
+    default: 'development',
+    description: 'development | production | test; production enforces real secrets and closed registration',
+    parse: oneOf('development', 'production', 'test'),
+  },
+  DEBUG: { default: 'false', description: 'Verbose errors in logs (never in response bodies)', parse: bool },
+  HOST: { default: '0.0.0.0', description: 'Interface to listen on', parse: str({ nonEmpty: true }) },
+  PORT: { default: '8000', description: 'HTTP port', parse: int(0, 65535) },
+  API_V1_PREFIX: {
+    default: '/api/v1',
+    description: 'Prefix of the versioned API routes',
+    parse: (raw: string) => (/^\/[A-Za-z0-9/_-]*[^/]$/.test(raw) ? raw : fail('must start with / and not end with /')),
+  },
+  SECRET_KEY: {
+    default: EXAMPLE_SECRET_KEY,
+    description: 'HS256 key for login tokens; at least 32 characters and not this example in production',
+    secret: true,
+    parse: str({ nonEmpty: true }),
+  },
+  API_KEY_EXPIRY_DAYS: { default: '90', description: 'Lifetime of newly issued API keys (days)', parse: int(1, 3650) },
+  DATABASE_URL: {
+    default: '',
+    description: 'postgres://user:pass@host:5432/db; empty = embedded PostgreSQL (PGlite) under DATA_DIR',
+    secret: true,
+    parse: url('postgres:', 'postgresql:'),
+  },
+  DATA_DIR: { default: './data', description: 'Where the embedded database keeps its files', parse: str({ nonEmpty: true }) },
+  REDIS_URL: {
+    default: '',
+    description: 'redis://[:pass@]host:6379[/db]; empty = in-process cache and rate limits (single instance only)',
+    secret: true,
+    parse: url('redis:', 'rediss:'),
+  },
+  REDIS_HOST: { default: '', description: 'Alternative to REDIS_URL: Redis host (used when REDIS_URL is empty)', parse: str() },
+  REDIS_PORT: { default: '6379', description: 'Redis port, with REDIS_HOST', parse: int(1, 65535) },
+  REDIS_KEY_PREFIX: {
+    default: 'hapa:',
+    description: 'Prefix for every Redis key, so deployments can share one Redis',
+    parse: str({ nonEmpty: true, maxLength: 64 }),
+  },
+  CACHE_TTL: { default: '1800', description: 'Response cache time-to-live (seconds)', parse: int(1, 30 * 86400) },
+  MAX_CACHE_SIZE: { default: '1000', description: 'Entries kept by the in-process cache', parse: int(1, 1_000_000) },
+  REQUEST_TIMEOUT: {
+    default: '30',
+    description: 'Upper bound for a whole non-streaming request (seconds)',
+    parse: int(1, 3600),
+  },
+  MAX_BODY_SIZE: { default: '1mb', description: 'Largest accepted request body (413 E4008 above)', parse: byteSize },
+  SHUTDOWN_TIMEOUT: {
+    default: '30',
+    description: 'On SIGTERM, how long in-flight requests and streams may finish (seconds)',
+    parse: int(0, 3600),
+  },
+  RATE_LIMIT_ENABLED: { default: 'true', description: 'Turn rate limiting on or off', parse: bool },
+  DEFAULT_RATE_LIMIT: { default: '100', description: 'Requests per key per window', parse: int(1, 10_000_000) },
+  RATE_LIMIT_WINDOW_MINUTES: { default: '60', description: 'Rate-limit window (minutes)', parse: int(1, 7 * 24 * 60) },
+  ERROR_MONITORING_ENABLED: { default: 'true', description: 'Record error responses in the database', parse: bool },
+  ERROR_RETENTION_DAYS: { default: '30', description: 'Days error records are kept', parse: int(1, 3650) },
+  INCIDENT_TRACKING_ENABLED: { default: 'true', description: 'Group server errors into incidents', parse: bool },
+  LOG_LEVEL: {
+    default: 'info',
+    description: 'debug | info | warn | error (case-insensitive)',
+    parse: oneOf('debug', 'info', 'warn', 'error'),
+  },
+  STRUCTURED_LOGGING: { default: 'true', description: 'JSON log lines (false = plain text)', parse: bool },
+  PROMETHEUS_ENABLED: { default: 'true', description: 'Serve GET /metrics', parse: bool },
+  VLLM_SERVER_URL: {
+    default: '',
+    description:
+      'Model server(s), comma-separated; prefix hapa+ for the HAPA protocol (hapa+http://h:8002); empty = built-in emulator (not in production)',
+    parse: str(),
+  },
+  AI_MODEL_TIMEOUT: { default: '30', description: 'Seconds to wait for the first token (504 E5001 after)', parse: int(1, 3600) },
+  AI_MODEL_API_KEY: { default: '', description: 'Bearer token sent to the model server(s)', secret: true, parse: str() },
+} satisfies Record<string, Omit<EnvVar, 'name'>>;
+
+export type EnvName = keyof typeof ENV_SCHEMA;
+export type ParsedEnv = { [K in EnvName]: ReturnType<(typeof ENV_SCHEMA)[K]['parse']> };

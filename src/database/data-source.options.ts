@@ -1,0 +1,27 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DataSourceOptions } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import { MIGRATIONS } from '../../migrations';
+
+export interface DatabaseSettings {
+  url?: string;
+  dataDir: string;
+}
+
+/** PostgreSQL through pg when a URL is given, otherwise embedded PostgreSQL (PGlite) under dataDir. */
+export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    synchronize: false,
+    migrationsRun: false, // run by runMigrations() under an advisory lock
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each' as const,
+  };
+  if (db.url) {
+    return { ...common, url: db.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+  }
+  const dataDir = path.resolve(db.dataDir, 'pglite');
+  mkdirSync(dataDir, { recursive: true });
+  return { ...common, driver: new PGliteDriver({ dataDir }).driver };
+}
