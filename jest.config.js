@@ -1,3 +1,4 @@
+// PGlite loads its wasm with a dynamic import(): the npm scripts run jest with --experimental-vm-modules.
 // Two projects: unit specs live beside the code; e2e specs in test/ run against real PostgreSQL,
 // Redis and the model-server emulator, each file in its own database (see test/support).
 const transform = { '^.+\\.ts$': ['@swc/jest'] };

@@ -11,9 +11,9 @@ import { RedisModule } from './redis/redis.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logger: JsonLogger): DynamicModule {
+  static forRoot(config: AppConfig, logger: JsonLogger, extraModules: Type[] = []): DynamicModule {
     // Feature modules whose controllers live under API_V1_PREFIX.
-    const apiModules: Type[] = [ConfigModule, ApiHealthModule];
+    const apiModules: Type[] = [ConfigModule, ApiHealthModule, ...extraModules];
     return {
       module: AppModule,
       imports: [

@@ -1,7 +1,9 @@
+import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
+import { accessLogMiddleware } from './common/http/access-log.middleware';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { ServerLifecycle } from './common/http/server-lifecycle';
@@ -20,14 +22,20 @@ export interface RunningServer {
 }
 
 /** Builds the application exactly as production runs it; tests call this too. */
-export async function createApp(config: AppConfig, logger: JsonLogger): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+export interface AppOptions {
+  /** Extra modules mounted under the API prefix (tests of cross-cutting behaviour). */
+  extraModules?: Type[];
+}
+
+export async function createApp(config: AppConfig, logger: JsonLogger, options: AppOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options.extraModules), {
     bodyParser: false,
     logger,
     abortOnError: false,
   });
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(accessLogMiddleware(logger));
   app.use(app.get(ServerLifecycle).middleware);
   if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);
   app.use(jsonBodyMiddleware(config.http.maxBodySize));
@@ -35,9 +43,9 @@ export async function createApp(config: AppConfig, logger: JsonLogger): Promise<
   return app;
 }
 
-export async function startServer(config: AppConfig, logger?: JsonLogger): Promise<RunningServer> {
+export async function startServer(config: AppConfig, logger?: JsonLogger, options?: AppOptions): Promise<RunningServer> {
   const log = logger ?? new JsonLogger(config.logging.level, config.logging.structured);
-  const app = await createApp(config, log);
+  const app = await createApp(config, log, options);
   await app.listen(config.http.port, config.http.host);
   const server = app.getHttpServer();
   // Keep-alive longer than typical load-balancer idle timeouts, so they close first.

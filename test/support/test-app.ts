@@ -1,0 +1,161 @@
+import 'reflect-metadata';
+import { Type } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { createClient } from 'redis';
+import { RunningServer, startServer } from '../../src/bootstrap';
+import { JsonLogger, LogLevel } from '../../src/common/logging/json-logger';
+import { loadConfig } from '../../src/config/app-config';
+import { pgUrlFor, TEST_PG_ADMIN_URL, TEST_REDIS_URL } from './test-env';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** A pg client on this database, for assertions on what was stored. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+/** A fresh database cloned from the run's migrated template. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const template = process.env.HAPA_TEST_TEMPLATE_DB;
+  const runId = process.env.HAPA_TEST_RUN_ID;
+  if (!template || !runId) throw new Error('e2e global setup did not run');
+  const name = `${runId}_${randomBytes(4).toString('hex')}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  const url = pgUrlFor(name);
+  let client: Client | undefined;
+  return {
+    name,
+    url,
+    async query<T>(sql: string, params: unknown[] = []) {
+      if (!client) {
+        client = new Client({ connectionString: url });
+        await client.connect();
+      }
+      return (await client.query(sql, params)).rows as T[];
+    },
+    async drop() {
+      await client?.end();
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
+
+export async function withAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Embedded PGlite instead of the machine's PostgreSQL. */
+  embedded?: boolean;
+  /** Share an existing database (several instances of one deployment). */
+  database?: TestDatabase;
+  /** false: no Redis (in-process cache and limits). Default: the machine's Redis. */
+  redis?: boolean;
+  /** Share a Redis key prefix with another instance. */
+  redisPrefix?: string;
+  /** Extra modules, for tests of cross-cutting behaviour (filters, pipes) through a test-only route. */
+  extraModules?: Type[];
+  logLevel?: LogLevel;
+}
+
+export interface TestApp {
+  url: string;
+  server: RunningServer;
+  db?: TestDatabase;
+  redisPrefix: string;
+  /** Every log line the app wrote, for assertions on logging. */
+  logs: string[];
+  request(method: string, path: string, init?: { body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+  close(): Promise<void>;
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const ownDb = opts.embedded || opts.database ? undefined : await createTestDatabase();
+  const db = opts.database ?? ownDb;
+  const dataDir = opts.embedded ? mkdtempSync(path.join(tmpdir(), 'hapa-pglite-')) : undefined;
+  const redisPrefix = opts.redisPrefix ?? `hapa-test:${randomBytes(4).toString('hex')}:`;
+  const env: Record<string, string> = {
+    ENVIRONMENT: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SHUTDOWN_TIMEOUT: '5',
+    ...(db ? { DATABASE_URL: db.url } : {}),
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    ...(opts.redis === false ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix }),
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const logs: string[] = [];
+  const logger = new JsonLogger(opts.logLevel ?? 'info', true, (line) => logs.push(line));
+  const server = await startServer(config, logger, { extraModules: opts.extraModules });
+  return {
+    url: server.url,
+    server,
+    db,
+    redisPrefix,
+    logs,
+    request: (method, p, init) => request(server.url, method, p, init),
+    async close() {
+      await server.shutdown();
+      await ownDb?.drop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (opts.redis !== false && !opts.redisPrefix) await deleteRedisKeys(redisPrefix);
+    },
+  };
+}
+
+export async function request(
+  baseUrl: string,
+  method: string,
+  p: string,
+  init: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<TestResponse> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + p, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const client = createClient({ url: TEST_REDIS_URL });
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length) await client.del(keys);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+export const INCIDENT_ID = /^INC-\d{8}-[0-9A-F]{8}$/;
