@@ -1,9 +1,12 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { describeRuntime, startServer } from './bootstrap';
 import { JsonLogger } from './common/logging/json-logger';
 import { ConfigValidationError, loadConfig } from './config/app-config';
 
 async function main(): Promise<void> {
+  // A local .env fills in what the real environment does not set.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   let config;
   try {
     config = loadConfig(process.env);
