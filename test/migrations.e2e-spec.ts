@@ -23,7 +23,9 @@ function cli(command: string, env: Record<string, string>): string {
 describe('migration CLI', () => {
   const name = `${process.env.HAPA_TEST_RUN_ID}_cli`;
   beforeAll(async () => {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+    });
     await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
   }, 120_000);
   afterAll(() => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)));

@@ -63,13 +63,16 @@ describe('server process', () => {
     const proc = run({ PORT: String(port) }, cwd);
     try {
       await waitFor(() => proc.output().includes('listening on'), 20_000);
-      const startLines = proc.output().split('\n').filter((l) => l.includes('listening on'));
+      const startLines = proc
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('listening on'));
       expect(startLines).toHaveLength(1);
       expect(startLines[0]).toMatch(/database=embedded cache=memory model_servers=emulator/);
       expect(JSON.parse(startLines[0]).level).toBe('info');
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       expect(res.status).toBe(200);
-      expect((await res.json()).services.database).toBe('connected');
+      expect(((await res.json()) as { services: { database: string } }).services.database).toBe('connected');
     } finally {
       proc.child.kill('SIGTERM');
     }

@@ -14,20 +14,29 @@ describe(AppConfig.name, () => {
   it('should list every bad variable in one error', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', RATE_LIMIT_ENABLED: 'maybe', DATABASE_URL: 'mysql://x', MAX_BODY_SIZE: '10gb' });
+      loadConfig({
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        RATE_LIMIT_ENABLED: 'maybe',
+        DATABASE_URL: 'mysql://x',
+        MAX_BODY_SIZE: '10gb',
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigValidationError);
     const problems = (error as ConfigValidationError).problems.join('\n');
-    for (const name of ['PORT', 'LOG_LEVEL', 'RATE_LIMIT_ENABLED', 'DATABASE_URL', 'MAX_BODY_SIZE']) expect(problems).toContain(name);
+    for (const name of ['PORT', 'LOG_LEVEL', 'RATE_LIMIT_ENABLED', 'DATABASE_URL', 'MAX_BODY_SIZE'])
+      expect(problems).toContain(name);
   });
 
   it('should refuse default or short secrets in production only', () => {
-    expect(() => loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: EXAMPLE_SECRET_KEY, VLLM_SERVER_URL: 'http://m:8000' })).toThrow(
-      /example value/,
-    );
-    expect(() => loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: 'short', VLLM_SERVER_URL: 'http://m:8000' })).toThrow(/32/);
+    expect(() =>
+      loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: EXAMPLE_SECRET_KEY, VLLM_SERVER_URL: 'http://m:8000' }),
+    ).toThrow(/example value/);
+    expect(() =>
+      loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: 'short', VLLM_SERVER_URL: 'http://m:8000' }),
+    ).toThrow(/32/);
     expect(() => loadConfig({ SECRET_KEY: 'short' })).not.toThrow();
   });
 

@@ -84,7 +84,6 @@ export class AppConfig {
   }
 }
 
-
 function maskSecret(value: unknown): string {
   if (value === undefined || value === '') return '(not set)';
   return '********';

@@ -29,7 +29,11 @@ describe('configuration documentation', () => {
 
   it('should document every schema variable in .env.example with its default and a comment', () => {
     for (const [name, spec] of Object.entries(ENV_SCHEMA)) {
-      expect({ name, ...documented.get(name) }).toEqual({ name, value: spec.default, comment: expect.stringMatching(/^# \S/) });
+      expect({ name, ...documented.get(name) }).toEqual({
+        name,
+        value: spec.default,
+        comment: expect.stringMatching(/^# \S/),
+      });
     }
   });
 
@@ -37,16 +41,19 @@ describe('configuration documentation', () => {
     const read = new Set<string>();
     for (const file of [...sourceFiles(path.join(ROOT, 'src')), ...sourceFiles(path.join(ROOT, 'bench'))]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/process\.env(?:\.([A-Z][A-Z0-9_]*)|\[['"]([A-Z][A-Z0-9_]*)['"]\])/g)) read.add(m[1] ?? m[2]);
+      for (const m of text.matchAll(/process\.env(?:\.([A-Z][A-Z0-9_]*)|\[['"]([A-Z][A-Z0-9_]*)['"]\])/g))
+        read.add(m[1] ?? m[2]);
       for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})\b/g)) read.add(m[1]);
       for (const m of text.matchAll(/\benv\w*\(\s*['"]([A-Z][A-Z0-9_]+)['"]/g)) read.add(m[1]);
     }
-    const undocumented = [...read].filter((n) => !documented.has(n) && n !== 'NODE_ENV');
+    const system = new Set(['NODE_ENV', 'PATH', 'HOME']); // passed through to child processes, not configuration
+    const undocumented = [...read].filter((n) => !documented.has(n) && !system.has(n));
     expect(undocumented).toEqual([]);
   });
 
   it('should keep process.env out of feature code (config, entry points and the emulator CLI only)', () => {
-    const allowed = /src\/(config\/|main\.ts|model-server\/emulator\/emulator\.main\.ts|database\/data-source\.cli\.ts)/;
+    const allowed =
+      /src\/(config\/|main\.ts|model-server\/emulator\/emulator\.main\.ts|database\/data-source\.cli\.ts)/;
     const offenders = sourceFiles(path.join(ROOT, 'src'))
       .filter((f) => /process\.env/.test(readFileSync(f, 'utf8')))
       .map((f) => path.relative(ROOT, f))
@@ -59,7 +66,14 @@ describe('docker-compose.yml', () => {
   const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));
 
   it('should define the backend with its data stores, monitoring, and vLLM behind the gpu profile', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['backend', 'grafana', 'postgres', 'prometheus', 'redis', 'vllm']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'backend',
+      'grafana',
+      'postgres',
+      'prometheus',
+      'redis',
+      'vllm',
+    ]);
     expect(compose.services.vllm.profiles).toEqual(['gpu']);
     const lora = compose.services.vllm.command.join(' ');
     for (const adapter of ['autocomplete=', 'prompt=', 'comment=', 'error_fix=']) expect(lora).toContain(adapter);
@@ -67,7 +81,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('should only set backend variables the server reads', () => {
-    for (const name of Object.keys(compose.services.backend.environment)) expect(Object.keys(ENV_SCHEMA)).toContain(name);
+    for (const name of Object.keys(compose.services.backend.environment))
+      expect(Object.keys(ENV_SCHEMA)).toContain(name);
   });
 
   it('should mount provisioning files that exist in deploy/', () => {
@@ -75,7 +90,8 @@ describe('docker-compose.yml', () => {
       .map((v: string) => v.split(':')[0])
       .filter((src: string) => src.startsWith('./'));
     expect(mounts.length).toBeGreaterThanOrEqual(3);
-    for (const src of mounts) expect(statSync(path.join(ROOT, src)).isFile() || statSync(path.join(ROOT, src)).isDirectory()).toBe(true);
+    for (const src of mounts)
+      expect(statSync(path.join(ROOT, src)).isFile() || statSync(path.join(ROOT, src)).isDirectory()).toBe(true);
   });
 });
 

@@ -24,6 +24,9 @@ describe(JsonLogger.name, () => {
 
 describe(redact.name, () => {
   it('should leave harmless values alone', () => {
-    expect(redact({ route: '/api/v1/code/generate', status: 200 })).toEqual({ route: '/api/v1/code/generate', status: 200 });
+    expect(redact({ route: '/api/v1/code/generate', status: 200 })).toEqual({
+      route: '/api/v1/code/generate',
+      status: 200,
+    });
   });
 });

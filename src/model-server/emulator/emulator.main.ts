@@ -36,6 +36,12 @@ async function main(): Promise<void> {
   }
 
   const emulator = new ModelServerEmulator(options);
+  // The benchmark pairs these lines with its own abort times (by request id) to time cancellation.
+  if (envBoolean('EMULATOR_LOG_DISCONNECTS', false)) {
+    emulator.on('disconnect', (record) => {
+      console.log(JSON.stringify({ msg: 'disconnect', at: Date.now(), request_id: record.headers['x-request-id'] }));
+    });
+  }
   const url = await emulator.listen(port, host);
   console.log(
     JSON.stringify({ level: 'info', msg: 'model-server emulator listening', url, pid: process.pid, ...options }),
