@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
@@ -242,12 +243,13 @@ export class ModelServerService {
         body.destroy();
         reject(e);
       };
-      body.setEncoding('utf8');
-      body.on('data', (chunk: string) => {
+      // undici bodies emit Buffers; the decoder keeps multi-byte characters split across chunks whole.
+      const decoder = new StringDecoder('utf8');
+      body.on('data', (chunk: Buffer) => {
         if (settled) return;
         run.idleTimer?.refresh();
         try {
-          parser.push(chunk);
+          parser.push(decoder.write(chunk));
         } catch (e) {
           return fail(
             new AttemptError(ErrorCode.E5006, `${state.label}: unreadable stream (${describeError(e)})`, true),
