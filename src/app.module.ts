@@ -1,5 +1,6 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { CodeGenModule } from './code-gen/code-gen.module';
 import { CoreModule } from './common/core.module';
 import { JsonLogger } from './common/logging/json-logger';
 import { AppConfig } from './config/app-config';
@@ -7,13 +8,14 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ModelServerModule } from './model-server/model-server.module';
 import { RedisModule } from './redis/redis.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logger: JsonLogger, extraModules: Type[] = []): DynamicModule {
     // Feature modules whose controllers live under API_V1_PREFIX.
-    const apiModules: Type[] = [ConfigModule, ApiHealthModule, ...extraModules];
+    const apiModules: Type[] = [ConfigModule, ApiHealthModule, CodeGenModule, ...extraModules];
     return {
       module: AppModule,
       imports: [
@@ -22,6 +24,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         MetricsModule.forRoot(config.metrics.enabled),
+        ModelServerModule,
         HealthModule,
         ...apiModules,
         RouterModule.register([{ path: config.http.apiPrefix, children: apiModules }]),

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
+import { sseErrorEnvelopeMiddleware } from './code-gen/sse.interceptor';
 import { accessLogMiddleware } from './common/http/access-log.middleware';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
@@ -42,6 +43,7 @@ export async function createApp(
   );
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(sseErrorEnvelopeMiddleware(config.http.apiPrefix));
   app.use(accessLogMiddleware(logger));
   app.use(app.get(ServerLifecycle).middleware);
   if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);

@@ -29,7 +29,20 @@ export class AppConfig {
   readonly errorMonitoring: { enabled: boolean; retentionDays: number; incidentTracking: boolean };
   readonly logging: { level: ParsedEnv['LOG_LEVEL']; structured: boolean };
   readonly metrics: { enabled: boolean };
-  readonly modelServer: { urls: string; timeoutMs: number; apiKey?: string };
+  readonly modelServer: {
+    urls: string;
+    timeoutMs: number;
+    apiKey?: string;
+    connectTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+    probeIntervalMs: number;
+    /** MODEL_ADAPTERS: task -> adapter and adapter -> deployed name overrides. */
+    adapterOverrides: Record<string, string>;
+    fimTemplate: string;
+    fimTemplates: Record<string, string>;
+  };
+  readonly codeGen: { safetyLevel: ParsedEnv['SAFETY_LEVEL']; heartbeatMs: number };
 
   /** The raw validated values, for /config/status. */
   readonly values: ParsedEnv;
@@ -69,7 +82,15 @@ export class AppConfig {
       urls: v.VLLM_SERVER_URL,
       timeoutMs: v.AI_MODEL_TIMEOUT * 1000,
       apiKey: v.AI_MODEL_API_KEY || undefined,
+      connectTimeoutMs: Math.round(v.AI_MODEL_CONNECT_TIMEOUT * 1000),
+      idleTimeoutMs: Math.round(v.AI_MODEL_IDLE_TIMEOUT * 1000),
+      maxConnections: v.AI_MODEL_MAX_CONNECTIONS,
+      probeIntervalMs: Math.round(v.HEALTH_PROBE_INTERVAL * 1000),
+      adapterOverrides: v.MODEL_ADAPTERS,
+      fimTemplate: v.FIM_TEMPLATE,
+      fimTemplates: v.FIM_TEMPLATES,
     };
+    this.codeGen = { safetyLevel: v.SAFETY_LEVEL, heartbeatMs: Math.round(v.SSE_HEARTBEAT_SECONDS * 1000) };
   }
 
   /** Effective configuration with every secret masked. */
@@ -106,6 +127,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (v.ENVIRONMENT === 'production' && typeof v.SECRET_KEY === 'string') {
     if (v.SECRET_KEY.length < 32) problems.push('SECRET_KEY: must be at least 32 characters in production');
     if (v.SECRET_KEY === EXAMPLE_SECRET_KEY) problems.push('SECRET_KEY: must not be the example value in production');
+  }
+  if (v.ENVIRONMENT === 'production' && v.VLLM_SERVER_URL === '') {
+    problems.push('VLLM_SERVER_URL: required in production (the built-in emulator is for development only)');
   }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return new AppConfig(v);
