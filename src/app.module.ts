@@ -1,10 +1,12 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { AnalyticsModule } from './analytics/analytics.module';
 import { CoreModule } from './common/core.module';
 import { JsonLogger } from './common/logging/json-logger';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ErrorMonitoringModule } from './error-monitoring/error-monitoring.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RedisModule } from './redis/redis.module';
@@ -13,7 +15,7 @@ import { RedisModule } from './redis/redis.module';
 export class AppModule {
   static forRoot(config: AppConfig, logger: JsonLogger, extraModules: Type[] = []): DynamicModule {
     // Feature modules whose controllers live under API_V1_PREFIX.
-    const apiModules: Type[] = [ConfigModule, ApiHealthModule, ...extraModules];
+    const apiModules: Type[] = [ConfigModule, ApiHealthModule, ErrorMonitoringModule, AnalyticsModule, ...extraModules];
     return {
       module: AppModule,
       imports: [

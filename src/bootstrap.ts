@@ -2,6 +2,7 @@ import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { UsageRecorder } from './analytics/usage-recorder';
 import { AppModule } from './app.module';
 import { accessLogMiddleware } from './common/http/access-log.middleware';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
@@ -27,23 +28,35 @@ export interface AppOptions {
   extraModules?: Type[];
 }
 
-export async function createApp(config: AppConfig, logger: JsonLogger, options: AppOptions = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options.extraModules), {
-    bodyParser: false,
-    logger,
-    abortOnError: false,
-  });
+export async function createApp(
+  config: AppConfig,
+  logger: JsonLogger,
+  options: AppOptions = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, logger, options.extraModules),
+    {
+      bodyParser: false,
+      logger,
+      abortOnError: false,
+    },
+  );
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(logger));
   app.use(app.get(ServerLifecycle).middleware);
   if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);
+  app.use(app.get(UsageRecorder).middleware);
   app.use(jsonBodyMiddleware(config.http.maxBodySize));
   setupSwagger(app, config);
   return app;
 }
 
-export async function startServer(config: AppConfig, logger?: JsonLogger, options?: AppOptions): Promise<RunningServer> {
+export async function startServer(
+  config: AppConfig,
+  logger?: JsonLogger,
+  options?: AppOptions,
+): Promise<RunningServer> {
   const log = logger ?? new JsonLogger(config.logging.level, config.logging.structured);
   const app = await createApp(config, log, options);
   await app.listen(config.http.port, config.http.host);
