@@ -92,6 +92,7 @@ export class AppConfig {
   }
 }
 
+
 function maskSecret(value: unknown): string {
   if (value === undefined || value === '') return '(not set)';
   return '********';
