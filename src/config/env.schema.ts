@@ -111,22 +111,14 @@ export const ENV_SCHEMA = {
     secret: true,
     parse: url('postgres:', 'postgresql:'),
   },
-  DATA_DIR: {
-    default: './data',
-    description: 'Where the embedded database keeps its files',
-    parse: str({ nonEmpty: true }),
-  },
+  DATA_DIR: { default: './data', description: 'Where the embedded database keeps its files', parse: str({ nonEmpty: true }) },
   REDIS_URL: {
     default: '',
     description: 'redis://[:pass@]host:6379[/db]; empty = in-process cache and rate limits (single instance only)',
     secret: true,
     parse: url('redis:', 'rediss:'),
   },
-  REDIS_HOST: {
-    default: '',
-    description: 'Alternative to REDIS_URL: Redis host (used when REDIS_URL is empty)',
-    parse: str(),
-  },
+  REDIS_HOST: { default: '', description: 'Alternative to REDIS_URL: Redis host (used when REDIS_URL is empty)', parse: str() },
   REDIS_PORT: { default: '6379', description: 'Redis port, with REDIS_HOST', parse: int(1, 65535) },
   REDIS_KEY_PREFIX: {
     default: 'hapa:',
@@ -154,15 +146,10 @@ export const ENV_SCHEMA = {
   INCIDENT_TRACKING_ENABLED: { default: 'true', description: 'Group server errors into incidents', parse: bool },
   ERROR_SAMPLE_PER_MINUTE: {
     default: '20',
-    description:
-      'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
+    description: 'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
     parse: int(0, 100_000),
   },
-  ANALYTICS_RETENTION_DAYS: {
-    default: '90',
-    description: 'Days usage and completion events are kept',
-    parse: int(1, 3650),
-  },
+  ANALYTICS_RETENTION_DAYS: { default: '90', description: 'Days usage and completion events are kept', parse: int(1, 3650) },
   LOG_LEVEL: {
     default: 'info',
     description: 'debug | info | warn | error (case-insensitive)',
@@ -176,17 +163,8 @@ export const ENV_SCHEMA = {
       'Model server(s), comma-separated; prefix hapa+ for the HAPA protocol (hapa+http://h:8002); empty = built-in emulator (not in production)',
     parse: str(),
   },
-  AI_MODEL_TIMEOUT: {
-    default: '30',
-    description: 'Seconds to wait for the first token (504 E5001 after)',
-    parse: int(1, 3600),
-  },
-  AI_MODEL_API_KEY: {
-    default: '',
-    description: 'Bearer token sent to the model server(s)',
-    secret: true,
-    parse: str(),
-  },
+  AI_MODEL_TIMEOUT: { default: '30', description: 'Seconds to wait for the first token (504 E5001 after)', parse: int(1, 3600) },
+  AI_MODEL_API_KEY: { default: '', description: 'Bearer token sent to the model server(s)', secret: true, parse: str() },
 } satisfies Record<string, Omit<EnvVar, 'name'>>;
 
 export type EnvName = keyof typeof ENV_SCHEMA;
