@@ -93,7 +93,9 @@ export class ErrorMonitoringRepository {
             "status" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
               THEN 'open' ELSE "error_incidents"."status" END,
             "reopened_count" = "error_incidents"."reopened_count" + CASE WHEN "error_incidents"."status" = 'resolved'
-              AND EXCLUDED."last_seen" > "error_incidents"."resolved_at" THEN 1 ELSE 0 END`,
+              AND EXCLUDED."last_seen" > "error_incidents"."resolved_at" THEN 1 ELSE 0 END,
+            "resolved_at" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
+              THEN NULL ELSE "error_incidents"."resolved_at" END`,
         );
       }
       if (batch.details.length > 0) {
@@ -226,9 +228,9 @@ export class ErrorMonitoringRepository {
 
   async setIncidentStatus(id: string, status: IncidentStatus): Promise<IncidentRow | undefined> {
     const rows: IncidentRow[] = await this.ds.query(
-      `UPDATE "error_incidents" SET "status" = $2,
-         "acknowledged_at" = CASE WHEN $2 = 'acknowledged' THEN now() ELSE "acknowledged_at" END,
-         "resolved_at" = CASE WHEN $2 = 'resolved' THEN now() ELSE NULL END
+      `UPDATE "error_incidents" SET "status" = $2::varchar,
+         "acknowledged_at" = CASE WHEN $2::varchar = 'acknowledged' THEN now() ELSE "acknowledged_at" END,
+         "resolved_at" = CASE WHEN $2::varchar = 'resolved' THEN now() ELSE NULL END
        WHERE "id" = $1 RETURNING ${INCIDENT_COLUMNS}`,
       [id, status],
     );
