@@ -256,10 +256,10 @@ describe('analytics', () => {
       ['code_generation', 3],
       ['autocomplete', 2],
     ]);
-    expect(res.body.traffic.top_routes.slice(0, 2)).toEqual([
-      expect.objectContaining({ key: '/api/v1/analytics/events', requests: 8 }),
+    expect(res.body.traffic.top_routes[0]).toMatchObject({ key: '/api/v1/analytics/events', requests: 8 });
+    expect(res.body.traffic.top_routes).toContainEqual(
       expect.objectContaining({ key: '/api/v1/probe/model', requests: 5, total_tokens: 114 }),
-    ]);
+    );
   });
 
   it('should delete usage older than ANALYTICS_RETENTION_DAYS when the retention job runs', async () => {
