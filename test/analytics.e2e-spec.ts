@@ -298,3 +298,39 @@ describe('analytics on graceful shutdown', () => {
     }
   });
 });
+
+describe('ops routes on embedded PGlite', () => {
+  it('should record and report usage and errors the same way', async () => {
+    const app = await startTestApp({ embedded: true, extraModules: [ModelProbeModule], redis: false });
+    try {
+      await app.request('GET', '/api/v1/probe/model?adapter=a&in=3&out=4&ttft=20&cached=false&user=u&key=k');
+      await app.request('GET', '/api/v1/probe/fail');
+      await app.request('GET', '/api/v1/probe/fail');
+      await settle(app);
+      const { PersistingErrorReporter } = await import('../src/error-monitoring/persisting-error-reporter');
+      await app.server.app.get(PersistingErrorReporter).flush();
+      const perf = await app.request('GET', '/api/v1/analytics/performance');
+      expect(perf.body).toMatchObject({
+        total_requests: 3,
+        ai_model_usage: { total_tokens: 7 },
+        time_to_first_token: { p50_ms: 20 },
+      });
+      const dash = await app.request('GET', '/api/v1/analytics/dashboard');
+      expect(dash.status).toBe(200);
+      const byKey = (await app.request('GET', '/api/v1/analytics/usage?group_by=key')).body.items;
+      expect(byKey).toContainEqual(expect.objectContaining({ key: 'k', requests: 1, total_tokens: 7 }));
+      const errors = await app.request('GET', '/api/v1/errors/dashboard');
+      expect(errors.body).toMatchObject({ total_errors: 2, top_error_codes: [{ code: 'E5005', count: 2 }] });
+      expect(errors.body.recent_incidents).toEqual([expect.objectContaining({ error_code: 'E5005', status: 'open' })]);
+      const id = errors.body.recent_incidents[0].incident_id;
+      const patch = await app.request('PATCH', `/api/v1/error-monitoring/incidents/${id}`, {
+        body: { status: 'resolved' },
+      });
+      expect(patch.body.status).toBe('resolved');
+      expect((await app.request('GET', '/api/v1/errors/patterns?period=30d')).body).toMatchObject({ total: 2 });
+      expect((await app.request('GET', '/api/v1/error-monitoring/incidents?status=resolved')).body.total).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
