@@ -1,5 +1,7 @@
 import { Controller, Get, Module, Param, Req } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DataSource } from 'typeorm';
+import { ErrorMonitoringAndAnalytics1795363805662 } from '../migrations/1795363805662-ErrorMonitoringAndAnalytics';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { UsageRecorder } from '../src/analytics/usage-recorder';
 import { AppException } from '../src/common/errors/app.exception';
@@ -408,4 +410,31 @@ describe('error monitoring under a flood', () => {
       top_error_codes: [{ code: 'E4009', count: TOTAL }],
     });
   }, 240_000);
+});
+
+describe('error monitoring and analytics migration', () => {
+  it('should drop its tables in down() and recreate them in up()', async () => {
+    const db = await createTestDatabase();
+    const ds = await new DataSource({ type: 'postgres', url: db.url }).initialize();
+    const tables = async () =>
+      (
+        await db.query<{ t: string }>(
+          `SELECT table_name AS t FROM information_schema.tables
+            WHERE table_name IN ('error_counts', 'error_events', 'error_incidents', 'usage_events', 'completion_events')
+            ORDER BY 1`,
+        )
+      ).map((r) => r.t);
+    try {
+      expect(await tables()).toHaveLength(5);
+      const runner = ds.createQueryRunner();
+      await new ErrorMonitoringAndAnalytics1795363805662().down(runner);
+      expect(await tables()).toEqual([]);
+      await new ErrorMonitoringAndAnalytics1795363805662().up(runner);
+      expect(await tables()).toHaveLength(5);
+      await runner.release();
+    } finally {
+      await ds.destroy();
+      await db.drop();
+    }
+  });
 });
