@@ -184,6 +184,8 @@ describe('Grafana dashboard against a real Prometheus', () => {
       prometheus.kill('SIGTERM');
       await Promise.race([exited, sleep(5000)]);
     }
+    prometheus?.stdout?.destroy();
+    prometheus?.stderr?.destroy();
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -201,7 +203,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
     const scrape = parseYaml(readFileSync(path.join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8'));
     expect(
       scrape.scrape_configs.map((c: { static_configs: { targets: string[] }[] }) => c.static_configs[0].targets[0]),
-    ).toEqual(['backend:8000', 'vllm:8001']);
+    ).toEqual(['backend:8000', 'vllm:8000']);
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
     for (const p of dashboard.panels) expect(p.datasource?.uid).toBe(uid);
     const titles = dashboard.panels.map((p) => p.title).join(' | ');
