@@ -1,11 +1,13 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { AnalyticsModule } from './analytics/analytics.module';
 import { CodeGenModule } from './code-gen/code-gen.module';
 import { CoreModule } from './common/core.module';
 import { JsonLogger } from './common/logging/json-logger';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ErrorMonitoringModule } from './error-monitoring/error-monitoring.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelServerModule } from './model-server/model-server.module';
@@ -15,7 +17,14 @@ import { RedisModule } from './redis/redis.module';
 export class AppModule {
   static forRoot(config: AppConfig, logger: JsonLogger, extraModules: Type[] = []): DynamicModule {
     // Feature modules whose controllers live under API_V1_PREFIX.
-    const apiModules: Type[] = [ConfigModule, ApiHealthModule, CodeGenModule, ...extraModules];
+    const apiModules: Type[] = [
+      ConfigModule,
+      ApiHealthModule,
+      CodeGenModule,
+      ErrorMonitoringModule,
+      AnalyticsModule,
+      ...extraModules,
+    ];
     return {
       module: AppModule,
       imports: [

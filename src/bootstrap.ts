@@ -2,6 +2,7 @@ import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { UsageRecorder } from './analytics/usage-recorder';
 import { AppModule } from './app.module';
 import { sseErrorEnvelopeMiddleware } from './code-gen/sse.interceptor';
 import { accessLogMiddleware } from './common/http/access-log.middleware';
@@ -47,6 +48,7 @@ export async function createApp(
   app.use(accessLogMiddleware(logger));
   app.use(app.get(ServerLifecycle).middleware);
   if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);
+  app.use(app.get(UsageRecorder).middleware);
   app.use(jsonBodyMiddleware(config.http.maxBodySize));
   setupSwagger(app, config);
   return app;

@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { Observable } from 'rxjs';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
@@ -17,7 +17,7 @@ import { ModelServerPool } from '../model-server/model-server.pool';
 import { ClientGoneError, GenerationAbort, ModelServerService } from '../model-server/model-server.service';
 import { GenerationOutcome, GenerationRequest } from '../model-server/model-server.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
-import { ACTIVE_STREAMS, GATEWAY_OVERHEAD, TOKENS_USED, TTFT, UPSTREAM_DURATION } from './code-gen.metrics';
+import { ACTIVE_STREAMS } from './code-gen.metrics';
 import { CompleteCodeResponseDto, GenerateCodeResponseDto } from './dto/code-gen.responses';
 import { CompleteCodeDto } from './dto/complete-code.dto';
 import { GenerateCodeDto } from './dto/generate-code.dto';
@@ -43,10 +43,6 @@ export class CodeGenService {
     private readonly pool: ModelServerPool,
     private readonly safety: SafetyValidator,
     private readonly logger: AppLogger,
-    @InjectMetric(TOKENS_USED) private readonly tokens: Counter<'adapter' | 'direction'>,
-    @InjectMetric(TTFT) private readonly ttft: Histogram<'adapter'>,
-    @InjectMetric(UPSTREAM_DURATION) private readonly upstream: Histogram<'adapter'>,
-    @InjectMetric(GATEWAY_OVERHEAD) private readonly overhead: Histogram<'route'>,
     @InjectMetric(ACTIVE_STREAMS) private readonly activeStreams: Gauge,
     @Optional() private readonly preferences?: UserPreferencesPort,
     @Optional() private readonly streamSlots?: StreamSlotsPort,
@@ -300,10 +296,6 @@ export class CodeGenService {
     route?: 'generate' | 'complete',
   ): void {
     const adapter = prepared.request.adapter;
-    this.tokens.inc({ adapter, direction: 'prompt' }, outcome.usage.prompt_tokens);
-    this.tokens.inc({ adapter, direction: 'completion' }, outcome.usage.completion_tokens);
-    this.ttft.observe({ adapter }, outcome.ttftMs / 1000);
-    this.upstream.observe({ adapter }, outcome.upstreamMs / 1000);
     annotateUsage(res, {
       adapter,
       modelType: prepared.task,
@@ -317,7 +309,6 @@ export class CodeGenService {
     });
     if (route) {
       const overheadMs = Math.max(0, elapsedMs - outcome.upstreamMs);
-      this.overhead.observe({ route }, overheadMs / 1000);
       res.setHeader('X-HAPA-Overhead-Ms', overheadMs.toFixed(2));
     }
   }

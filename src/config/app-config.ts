@@ -26,7 +26,13 @@ export class AppConfig {
   readonly redis: { url?: string; keyPrefix: string };
   readonly cache: { ttlSeconds: number; maxSize: number };
   readonly rateLimit: { enabled: boolean; defaultLimit: number; windowMs: number };
-  readonly errorMonitoring: { enabled: boolean; retentionDays: number; incidentTracking: boolean };
+  readonly errorMonitoring: {
+    enabled: boolean;
+    retentionDays: number;
+    incidentTracking: boolean;
+    samplePerMinute: number;
+  };
+  readonly analytics: { retentionDays: number };
   readonly logging: { level: ParsedEnv['LOG_LEVEL']; structured: boolean };
   readonly metrics: { enabled: boolean };
   readonly modelServer: {
@@ -75,7 +81,9 @@ export class AppConfig {
       enabled: v.ERROR_MONITORING_ENABLED,
       retentionDays: v.ERROR_RETENTION_DAYS,
       incidentTracking: v.INCIDENT_TRACKING_ENABLED,
+      samplePerMinute: v.ERROR_SAMPLE_PER_MINUTE,
     };
+    this.analytics = { retentionDays: v.ANALYTICS_RETENTION_DAYS };
     this.logging = { level: v.LOG_LEVEL, structured: v.STRUCTURED_LOGGING };
     this.metrics = { enabled: v.PROMETHEUS_ENABLED };
     this.modelServer = {

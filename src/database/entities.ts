@@ -1,2 +1,5 @@
+import { ANALYTICS_ENTITIES } from '../analytics/analytics.entities';
+import { ERROR_MONITORING_ENTITIES } from '../error-monitoring/error-monitoring.entities';
+
 // Every TypeORM entity, for the migration CLI (the server loads them per module via forFeature).
-export const ENTITIES: Function[] = [];
+export const ENTITIES: Function[] = [...ERROR_MONITORING_ENTITIES, ...ANALYTICS_ENTITIES];
