@@ -1,12 +1,12 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { Observable, Subscription } from 'rxjs';
-import { mapException } from '../common/errors/all-exceptions.filter';
+import { errorEvent, mapException } from '../common/errors/all-exceptions.filter';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { ErrorReporter } from '../common/errors/error-reporter';
 import { newIncidentId } from '../common/errors/incident-id';
-import { AppRequest, routeTemplate } from '../common/http/app-request';
+import { AppRequest } from '../common/http/app-request';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { AppConfig } from '../config/app-config';
 import { ClientGoneError } from '../model-server/model-server.service';
@@ -87,20 +87,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       const inBandError = (exception: unknown): void => {
         const mapped = mapException(exception);
         const incidentId = newIncidentId();
-        this.reporter.report({
-          code: mapped.code,
-          status: mapped.status,
-          message: mapped.message,
-          route: routeTemplate(req),
-          method: req.method,
-          path: req.path,
-          requestId: req.id,
-          incidentId,
-          apiKeyId: req.principal?.apiKeyId,
-          userId: req.principal?.userId,
-          at: new Date(),
-          internal: mapped.internal,
-        });
+        this.reporter.report(errorEvent(req, mapped, incidentId, exception));
         if (!started) start();
         write(writer.error(mapped.code, mapped.message, incidentId));
         write(SSE_DONE_FRAME);
