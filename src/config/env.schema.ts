@@ -235,15 +235,10 @@ export const ENV_SCHEMA = {
   INCIDENT_TRACKING_ENABLED: { default: 'true', description: 'Group server errors into incidents', parse: bool },
   ERROR_SAMPLE_PER_MINUTE: {
     default: '20',
-    description:
-      'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
+    description: 'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
     parse: int(0, 100_000),
   },
-  ANALYTICS_RETENTION_DAYS: {
-    default: '90',
-    description: 'Days usage and completion events are kept',
-    parse: int(1, 3650),
-  },
+  ANALYTICS_RETENTION_DAYS: { default: '90', description: 'Days usage and completion events are kept', parse: int(1, 3650) },
   LOG_LEVEL: {
     default: 'info',
     description: 'debug | info | warn | error (case-insensitive)',
