@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { AnalyticsModule } from './analytics/analytics.module';
+import { CacheModule } from './cache/cache.module';
 import { CodeGenModule } from './code-gen/code-gen.module';
 import { CoreModule } from './common/core.module';
 import { JsonLogger } from './common/logging/json-logger';
@@ -23,6 +24,7 @@ export class AppModule {
       CodeGenModule,
       ErrorMonitoringModule,
       AnalyticsModule,
+      CacheModule,
       ...extraModules,
     ];
     return {

@@ -84,7 +84,12 @@ describe('personalisation, adapters and safety', () => {
     emu = new ModelServerEmulator();
     app = await startTestApp({
       redis: false,
-      env: { VLLM_SERVER_URL: await emu.listen(), MODEL_ADAPTERS: 'code_review=error_fix,comment=docs-lora' },
+      // CACHE_ENABLED=false: these tests read the upstream request each call sends (repeats included).
+      env: {
+        VLLM_SERVER_URL: await emu.listen(),
+        MODEL_ADAPTERS: 'code_review=error_fix,comment=docs-lora',
+        CACHE_ENABLED: 'false',
+      },
     });
   });
   afterAll(async () => {

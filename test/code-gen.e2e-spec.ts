@@ -11,6 +11,8 @@ const FAULT_ENV = {
   HEALTH_PROBE_INTERVAL: '0.2',
   SSE_HEARTBEAT_SECONDS: '0.1',
   AI_MODEL_API_KEY: API_KEY,
+  // Every request here must reach the emulator; test/cache.e2e-spec.ts covers the cache.
+  CACHE_ENABLED: 'false',
 };
 
 /** What the emulator would answer for the request the gateway last sent, as plain text. */

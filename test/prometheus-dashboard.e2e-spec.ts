@@ -1,17 +1,17 @@
-import { Controller, Get, Injectable, Module, Res } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
-import type { Response } from 'express';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { AppException } from '../src/common/errors/app.exception';
 import { ErrorCode } from '../src/common/errors/error-codes';
-import { annotateUsage } from '../src/common/ports/usage-annotation';
+import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { postSse } from './support/sse-client';
 import { startTestApp, TestApp } from './support/test-app';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -20,45 +20,25 @@ const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 // Grafana's interval variables, as Grafana would expand them for a 1 s scrape interval.
 const GRAFANA_VARIABLES: Record<string, string> = { $__rate_interval: '1m', $__interval: '15s', $__range: '5m' };
 
-// STAND-INS: metrics emitted by modules written in parallel (cache, streaming, model-server pool,
-// rate limiting). Same names, types and labels as theirs; once merged, delete StandInMetrics and let
-// the traffic below exercise the real emitters.
+// STAND-IN: hapa_rate_limited_total belongs to rate limiting, which lands later (same name, type and
+// labels as it will have); once merged, delete StandInMetrics and drive real 429s below. Every other
+// metric comes from real traffic: code generation against the emulator (cache hits and misses, active
+// streams, tokens, time to first token), the model-server pool's probe (hapa_model_server_up) and errors.
 @Injectable()
 class StandInMetrics {
-  constructor(
-    @InjectMetric('hapa_cache_hits_total') readonly cacheHits: Counter,
-    @InjectMetric('hapa_cache_misses_total') readonly cacheMisses: Counter,
-    @InjectMetric('hapa_active_streams') readonly activeStreams: Gauge,
-    @InjectMetric('hapa_model_server_up') readonly modelServerUp: Gauge<'server'>,
-    @InjectMetric('hapa_rate_limited_total') readonly rateLimited: Counter<'route'>,
-  ) {}
+  constructor(@InjectMetric('hapa_rate_limited_total') readonly rateLimited: Counter<'route'>) {}
 
   tick(): void {
-    this.cacheHits.inc();
-    this.cacheMisses.inc();
-    this.activeStreams.set(2);
-    this.modelServerUp.set({ server: 'emulator' }, 1);
     this.rateLimited.inc({ route: '/api/v1/code/generate' });
   }
 }
 
-// Stands in for the model routes: the usage annotation feeds tokens, TTFT, upstream and overhead.
 @Controller('probe')
 class TrafficController {
   constructor(private readonly standIns: StandInMetrics) {}
 
-  @Get('model') model(@Res({ passthrough: true }) res: Response) {
-    this.standIns.tick();
-    annotateUsage(res, {
-      adapter: 'code_generation',
-      promptTokens: 12,
-      completionTokens: 30,
-      ttftMs: 40,
-      upstreamMs: 60,
-    });
-    return { ok: true };
-  }
   @Get('fail') fail(): never {
+    this.standIns.tick();
     throw new AppException(ErrorCode.E5005);
   }
 }
@@ -67,14 +47,6 @@ class TrafficController {
   controllers: [TrafficController],
   providers: [
     StandInMetrics,
-    makeCounterProvider({ name: 'hapa_cache_hits_total', help: 'Response cache hits' }),
-    makeCounterProvider({ name: 'hapa_cache_misses_total', help: 'Response cache misses' }),
-    makeGaugeProvider({ name: 'hapa_active_streams', help: 'SSE streams in progress' }),
-    makeGaugeProvider({
-      name: 'hapa_model_server_up',
-      help: 'Model server health (1 up, 0 down)',
-      labelNames: ['server'],
-    }),
     makeCounterProvider({
       name: 'hapa_rate_limited_total',
       help: 'Requests refused by rate limiting',
@@ -128,6 +100,7 @@ async function query(
 
 describe('Grafana dashboard against a real Prometheus', () => {
   let app: TestApp;
+  let emu: ModelServerEmulator;
   let prometheus: ChildProcess;
   let promUrl: string;
   let dir: string;
@@ -135,7 +108,13 @@ describe('Grafana dashboard against a real Prometheus', () => {
 
   beforeAll(async () => {
     if (!existsSync(PROMETHEUS_BIN)) throw new Error(`${PROMETHEUS_BIN} missing: apt-get install -y prometheus`);
-    app = await startTestApp({ extraModules: [TrafficModule], redis: false, logLevel: 'warn' });
+    emu = new ModelServerEmulator({ tokenDelayMs: 2 });
+    app = await startTestApp({
+      extraModules: [TrafficModule],
+      redis: false,
+      logLevel: 'warn',
+      env: { VLLM_SERVER_URL: await emu.listen(), HEALTH_PROBE_INTERVAL: '0.5' },
+    });
     dir = mkdtempSync(path.join(tmpdir(), 'hapa-prom-'));
     const target = new URL(app.url).host;
     writeFileSync(
@@ -187,6 +166,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
     prometheus?.stdout?.destroy();
     prometheus?.stderr?.destroy();
     await app?.close();
+    await emu?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -228,12 +208,37 @@ describe('Grafana dashboard against a real Prometheus', () => {
     expect(expressions.length).toBeGreaterThanOrEqual(20);
 
     // Traffic for ~6 s of 1 s scrapes: rates and quantiles need increases between samples.
+    // Each round: a cache miss (new prompt), a hit (a prompt asked before), a stream, an error.
     const stopAt = Date.now() + 6000;
+    let round = 0;
     while (Date.now() < stopAt) {
-      await Promise.all([app.request('GET', '/api/v1/probe/model'), app.request('GET', '/api/v1/probe/model')]);
+      round++;
+      await Promise.all([
+        app.request('POST', '/api/v1/code/generate', { body: { prompt: `Write a function number ${round}` } }),
+        app.request('POST', '/api/v1/code/generate', { body: { prompt: 'Write a function that adds two numbers' } }),
+        postSse(app.url, '/api/v1/code/generate/stream', { prompt: `Write a parser number ${round}`, max_tokens: 40 }),
+      ]);
       await app.request('GET', '/api/v1/probe/fail');
       await sleep(100);
     }
+    const metrics = (await app.request('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^hapa_cache_hits_total\{cache_type="code_generation"\} [1-9]/m);
+    expect(metrics).toMatch(/^hapa_cache_misses_total\{cache_type="code_generation"\} [1-9]/m);
+    expect(metrics).toMatch(/^hapa_model_server_up\{server="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^hapa_active_streams 0$/m); // every stream ended
+    let during = '';
+    emu.configure({ tokenDelayMs: 20 }); // ~0.8 s of stream to read the gauge in
+    await postSse(
+      app.url,
+      '/api/v1/code/generate/stream',
+      { prompt: 'Write a slow function', max_tokens: 40, cache: false },
+      {
+        onFrame: (f) => {
+          if (f.data?.type === 'start') void app.request('GET', '/metrics').then((r) => (during = r.text));
+        },
+      },
+    );
+    expect(during).toMatch(/^hapa_active_streams 1$/m);
     // Wait until Prometheus holds enough samples of the target.
     const deadline = Date.now() + 20_000;
     for (;;) {

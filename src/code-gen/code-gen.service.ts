@@ -12,10 +12,13 @@ import { StreamSlotsPort } from '../common/ports/stream-slots.port';
 import { annotateUsage } from '../common/ports/usage-annotation';
 import { UserPreferences, UserPreferencesPort } from '../common/ports/user-preferences.port';
 import { AppConfig } from '../config/app-config';
+import { CachedAnswer } from '../cache/cache-types';
+import { AnswerSource, ResponseCache } from '../cache/response-cache';
+import { SharedGeneration } from '../cache/shared-generation';
 import { resolveAdapters, Task } from '../model-server/adapters';
 import { ModelServerPool } from '../model-server/model-server.pool';
-import { ClientGoneError, GenerationAbort, ModelServerService } from '../model-server/model-server.service';
-import { GenerationOutcome, GenerationRequest } from '../model-server/model-server.types';
+import { ClientGoneError } from '../model-server/model-server.service';
+import { GenerationOutcome, GenerationRequest, TokenUsage } from '../model-server/model-server.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
 import { ACTIVE_STREAMS } from './code-gen.metrics';
 import { CompleteCodeResponseDto, GenerateCodeResponseDto } from './dto/code-gen.responses';
@@ -39,7 +42,7 @@ export class CodeGenService {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly models: ModelServerService,
+    private readonly cache: ResponseCache,
     private readonly pool: ModelServerPool,
     private readonly safety: SafetyValidator,
     private readonly logger: AppLogger,
@@ -56,32 +59,15 @@ export class CodeGenService {
     req: AppRequest,
     res: Response,
   ): Promise<GenerateCodeResponseDto> {
+    const client = watchClient(res);
     const prepared = await this.prepare(dto, principal);
-    const ctl = this.abortOnClose(res);
+    const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
+    if (!answer) return undefined as never; // nobody is left to answer
     const completionId = `cmpl-${randomUUID()}`;
-    const acc = {
-      text: '',
-      push(delta: string) {
-        this.text += delta;
-      },
-    };
-    let outcome: GenerationOutcome;
-    try {
-      outcome = await this.models.generate(
-        prepared.request,
-        { text: (d) => acc.push(d), reset: () => (acc.text = '') },
-        ctl,
-        { totalTimeoutMs: this.config.http.requestTimeoutMs },
-      );
-    } catch (e) {
-      // Nobody is left to answer; the upstream request is already aborted.
-      if (e instanceof ClientGoneError) return undefined as never;
-      throw e;
-    }
-    const { code, explanation } = splitCodeAndExplanation(acc.text);
+    const { code, explanation } = splitCodeAndExplanation(answer.text);
     const security = this.safety.scanCode(code, prepared.inputRules);
     const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-    this.record(res, prepared, outcome, false, completionId, elapsedMs, 'generate');
+    this.record(res, prepared, answer, false, completionId, elapsedMs, 'generate');
     return {
       success: true,
       status: 'success',
@@ -90,8 +76,8 @@ export class CodeGenService {
       model_used: prepared.request.adapter,
       processing_time: Math.round(elapsedMs) / 1000,
       response_time_ms: Math.round(elapsedMs),
-      token_usage: outcome.usage,
-      cached: false,
+      token_usage: answer.usage,
+      cached: answer.cached,
       request_id: req.id,
       completion_id: completionId,
       timestamp: new Date().toISOString(),
@@ -100,7 +86,11 @@ export class CodeGenService {
     };
   }
 
-  /** Token deltas, then a `done` item; the SSE interceptor frames them. Unsubscribing aborts upstream. */
+  /**
+   * Token deltas, then a `done` item; the SSE interceptor frames them. A cached answer is replayed
+   * delta by delta. Unsubscribing detaches from the (possibly shared) generation, which aborts
+   * upstream when no other client waits on it.
+   */
   stream(
     dto: GenerateCodeDto,
     principal: AuthPrincipal | undefined,
@@ -108,39 +98,53 @@ export class CodeGenService {
     res: Response,
   ): Observable<SseItem> {
     return new Observable<SseItem>((sub) => {
-      const ctl = new AbortController();
+      let closed = false;
       let finished = false;
+      let detach: (() => void) | undefined;
       let release: (() => void) | undefined;
       let counted = false;
       const run = async (): Promise<void> => {
         const prepared = await this.prepare(dto, principal);
         if (principal && this.streamSlots) release = await this.streamSlots.acquire(principal);
-        if (ctl.signal.aborted) return;
+        if (closed) return;
+        const source = await this.cache.open(this.cache.keyFor(prepared.request, dto.cache), prepared.request);
+        if (closed) {
+          if (source.kind === 'generation' && !source.joined) source.generation.drop();
+          return;
+        }
+        const cached = isCached(source);
+        res.locals.sseCached = cached;
         this.activeStreams.inc();
         counted = true;
-        const completionId = `cmpl-${randomUUID()}`;
-        let text = '';
-        const outcome = await this.models.generate(
-          prepared.request,
-          {
-            text(delta) {
-              text += delta;
-              sub.next(delta);
+        const done = (usage: TokenUsage, deltas: readonly string[], outcome?: GenerationOutcome): void => {
+          const completionId = `cmpl-${randomUUID()}`;
+          const security = this.safety.scanCode(splitCodeAndExplanation(deltas.join('')).code, prepared.inputRules);
+          const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
+          this.record(res, prepared, { usage, cached, outcome }, true, completionId, elapsedMs);
+          sub.next({
+            type: 'done',
+            token_usage: usage,
+            model_used: prepared.request.adapter,
+            completion_id: completionId,
+            cached,
+            security_info: security,
+          });
+          sub.complete();
+        };
+        if (source.kind === 'stored') {
+          for (const delta of source.answer.deltas) sub.next(delta);
+          return done(source.answer.usage, source.answer.deltas);
+        }
+        await new Promise<void>((resolve, reject) => {
+          detach = source.generation.attach({
+            token: (delta) => sub.next(delta),
+            end: (outcome, deltas) => {
+              done(outcome.usage, deltas, outcome);
+              resolve();
             },
-          },
-          ctl,
-        );
-        const security = this.safety.scanCode(splitCodeAndExplanation(text).code, prepared.inputRules);
-        const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-        this.record(res, prepared, outcome, true, completionId, elapsedMs);
-        sub.next({
-          type: 'done',
-          token_usage: outcome.usage,
-          model_used: prepared.request.adapter,
-          completion_id: completionId,
-          security_info: security,
+            fail: reject,
+          });
         });
-        sub.complete();
       };
       run()
         .catch((e: unknown) => sub.error(e))
@@ -150,7 +154,8 @@ export class CodeGenService {
           if (counted) this.activeStreams.dec();
         });
       return () => {
-        if (!finished) ctl.abort(new GenerationAbort('client'));
+        closed = true;
+        if (!finished) detach?.();
       };
     });
   }
@@ -161,6 +166,7 @@ export class CodeGenService {
     req: AppRequest,
     res: Response,
   ): Promise<CompleteCodeResponseDto> {
+    const client = watchClient(res);
     this.checkLanguage(dto.language);
     const adapter = this.adapters.code_completion;
     const template = this.config.modelServer.fimTemplates[adapter] ?? this.config.modelServer.fimTemplate;
@@ -178,23 +184,12 @@ export class CodeGenService {
         hapaUserId: hapaUserId(principal),
       },
     };
-    const ctl = this.abortOnClose(res);
+    const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
+    if (!answer) return undefined as never;
     const completionId = `cmpl-${randomUUID()}`;
-    let text = '';
-    let outcome: GenerationOutcome;
-    try {
-      outcome = await this.models.generate(
-        prepared.request,
-        { text: (d) => (text += d), reset: () => (text = '') },
-        ctl,
-        { totalTimeoutMs: this.config.http.requestTimeoutMs },
-      );
-    } catch (e) {
-      if (e instanceof ClientGoneError) return undefined as never;
-      throw e;
-    }
     const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-    this.record(res, prepared, outcome, false, completionId, elapsedMs, 'complete');
+    this.record(res, prepared, answer, false, completionId, elapsedMs, 'complete');
+    const text = answer.text;
     const code = text.replace(/\s+$/, '');
     const firstLine = code.split('\n').find((l) => l.trim() !== '') ?? '';
     return {
@@ -204,10 +199,10 @@ export class CodeGenService {
         ? [{ code, label: firstLine.trim().slice(0, 80), description: `Completion from ${adapter}`, confidence: 0.9 }]
         : [],
       processing_time: Math.round(elapsedMs) / 1000,
-      cached: false,
+      cached: answer.cached,
       completion_id: completionId,
       model_used: adapter,
-      token_usage: outcome.usage,
+      token_usage: answer.usage,
     };
   }
 
@@ -278,40 +273,133 @@ export class CodeGenService {
     }
   }
 
-  private abortOnClose(res: Response): AbortController {
-    const ctl = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) ctl.abort(new GenerationAbort('client'));
+  /**
+   * A one-shot answer: stored, or from a generation this request starts or joins. Undefined when
+   * the client left first (its leaving aborts the upstream request if nobody else waits on it).
+   */
+  private async answer(prepared: Prepared, key: string | undefined, client: ClientWatch): Promise<Answer | undefined> {
+    const source = await this.cache.open(key, prepared.request);
+    if (source.kind === 'stored') return fromStored(source.answer);
+    if (client.gone) {
+      if (!source.joined) source.generation.drop();
+      return undefined;
+    }
+    try {
+      return await this.await(source.generation, client, isCached(source));
+    } catch (e) {
+      if (e instanceof ClientGoneError) return undefined;
+      throw e;
+    }
+  }
+
+  /** Waits for a generation's end, at most REQUEST_TIMEOUT; leaving (client gone, timeout) detaches. */
+  private await(generation: SharedGeneration, client: ClientWatch, cached: boolean): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      let detach: () => void = () => undefined;
+      const timer = setTimeout(() => {
+        settle();
+        detach();
+        reject(new AppException(ErrorCode.E5001, { message: 'The AI model took too long' }));
+      }, this.config.http.requestTimeoutMs);
+      const unwatch = client.onGone(() => {
+        settle();
+        detach();
+        reject(new ClientGoneError());
+      });
+      const settle = (): void => {
+        clearTimeout(timer);
+        unwatch();
+      };
+      detach = generation.attach({
+        end: (outcome, deltas) => {
+          settle();
+          resolve({ text: deltas.join(''), usage: outcome.usage, cached, outcome });
+        },
+        fail: (e) => {
+          settle();
+          reject(e);
+        },
+      });
     });
-    return ctl;
   }
 
   private record(
     res: Response,
     prepared: Prepared,
-    outcome: GenerationOutcome,
+    answer: Pick<Answer, 'usage' | 'cached' | 'outcome'>,
     stream: boolean,
     completionId: string,
     elapsedMs: number,
     route?: 'generate' | 'complete',
   ): void {
     const adapter = prepared.request.adapter;
+    const outcome = answer.cached ? undefined : answer.outcome;
+    // A cached answer spent no model tokens and waited on no upstream of its own.
     annotateUsage(res, {
       adapter,
       modelType: prepared.task,
-      promptTokens: outcome.usage.prompt_tokens,
-      completionTokens: outcome.usage.completion_tokens,
-      ttftMs: Math.round(outcome.ttftMs),
-      upstreamMs: Math.round(outcome.upstreamMs),
-      cached: false,
+      ...(outcome && {
+        promptTokens: outcome.usage.prompt_tokens,
+        completionTokens: outcome.usage.completion_tokens,
+        ttftMs: Math.round(outcome.ttftMs),
+        upstreamMs: Math.round(outcome.upstreamMs),
+      }),
+      cached: answer.cached,
       stream,
       completionId,
     });
     if (route) {
-      const overheadMs = Math.max(0, elapsedMs - outcome.upstreamMs);
+      const overheadMs = Math.max(0, elapsedMs - (outcome?.upstreamMs ?? 0));
       res.setHeader('X-HAPA-Overhead-Ms', overheadMs.toFixed(2));
     }
   }
+}
+
+interface Answer {
+  text: string;
+  usage: TokenUsage;
+  /** Served from the store or by joining another request's generation. */
+  cached: boolean;
+  /** The upstream outcome, when this request's answer came from a generation. */
+  outcome?: GenerationOutcome;
+}
+
+function fromStored(stored: CachedAnswer): Answer {
+  return { text: stored.deltas.join(''), usage: stored.usage, cached: true };
+}
+
+function isCached(source: AnswerSource): boolean {
+  return source.kind === 'stored' || source.joined;
+}
+
+interface ClientWatch {
+  readonly gone: boolean;
+  /** Calls `cb` when the client disconnects before the response is finished; returns an unsubscribe. */
+  onGone(cb: () => void): () => void;
+}
+
+/** Watches for the client leaving from the start, so a disconnect during preparation is not missed. */
+function watchClient(res: Response): ClientWatch {
+  let gone = false;
+  const callbacks = new Set<() => void>();
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone = true;
+    for (const cb of callbacks) cb();
+  });
+  return {
+    get gone() {
+      return gone;
+    },
+    onGone(cb) {
+      if (gone) {
+        cb();
+        return () => undefined;
+      }
+      callbacks.add(cb);
+      return () => callbacks.delete(cb);
+    },
+  };
 }
 
 /** The HAPA protocol wants an integer user id; ours are not, so only numeric ids pass. */

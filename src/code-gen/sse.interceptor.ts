@@ -72,7 +72,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       const start = (): void => {
         started = true;
         res.writeHead(200, SSE_HEADERS);
-        write(writer.start(req.id));
+        write(writer.start(req.id, res.locals.sseCached === true));
         heartbeat = setTimeout(beat, this.heartbeatMs);
       };
       const finish = (): void => {

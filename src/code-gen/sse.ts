@@ -31,10 +31,10 @@ export function isoNow(): string {
 export class SseFrameWriter {
   private sequence = 0;
 
-  start(requestId: string): string {
+  start(requestId: string, cached = false): string {
     return (
       `data: {"type":"start","content":"","text":"","sequence":${this.sequence++},"timestamp":"${isoNow()}",` +
-      `"is_complete":false,"request_id":${JSON.stringify(requestId)}}\n\n`
+      `"is_complete":false,"request_id":${JSON.stringify(requestId)},"cached":${cached}}\n\n`
     );
   }
 

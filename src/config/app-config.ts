@@ -24,7 +24,7 @@ export class AppConfig {
   readonly security: { secretKey: string; apiKeyExpiryDays: number };
   readonly database: { url?: string; dataDir: string };
   readonly redis: { url?: string; keyPrefix: string };
-  readonly cache: { ttlSeconds: number; maxSize: number };
+  readonly cache: { enabled: boolean; ttlSeconds: number; maxSize: number; maxTemperature: number };
   readonly rateLimit: { enabled: boolean; defaultLimit: number; windowMs: number };
   readonly errorMonitoring: {
     enabled: boolean;
@@ -71,7 +71,12 @@ export class AppConfig {
       url: v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined),
       keyPrefix: v.REDIS_KEY_PREFIX,
     };
-    this.cache = { ttlSeconds: v.CACHE_TTL, maxSize: v.MAX_CACHE_SIZE };
+    this.cache = {
+      enabled: v.CACHE_ENABLED,
+      ttlSeconds: v.CACHE_TTL,
+      maxSize: v.MAX_CACHE_SIZE,
+      maxTemperature: v.CACHE_MAX_TEMPERATURE,
+    };
     this.rateLimit = {
       enabled: v.RATE_LIMIT_ENABLED,
       defaultLimit: v.DEFAULT_RATE_LIMIT,

@@ -206,6 +206,16 @@ export const ENV_SCHEMA = {
   },
   CACHE_TTL: { default: '1800', description: 'Response cache time-to-live (seconds)', parse: int(1, 30 * 86400) },
   MAX_CACHE_SIZE: { default: '1000', description: 'Entries kept by the in-process cache', parse: int(1, 1_000_000) },
+  CACHE_ENABLED: {
+    default: 'true',
+    description: 'Cache code-generation responses (false = every request goes upstream)',
+    parse: bool,
+  },
+  CACHE_MAX_TEMPERATURE: {
+    default: '0.5',
+    description: 'Requests sampled above this temperature are not cached (their answers are meant to vary)',
+    parse: num(0, 2),
+  },
   REQUEST_TIMEOUT: {
     default: '30',
     description: 'Upper bound for a whole non-streaming request (seconds)',

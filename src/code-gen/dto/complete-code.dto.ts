@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { MAX_CONTEXT_CHARS } from './generate-code.dto';
 
 /** POST /code/complete: fill in the middle at the cursor. */
@@ -31,4 +31,9 @@ export class CompleteCodeDto {
   @Min(1)
   @Max(512)
   max_tokens?: number;
+
+  @ApiPropertyOptional({ default: true, description: 'false: skip the response cache (always a fresh completion)' })
+  @IsOptional()
+  @IsBoolean()
+  cache?: boolean;
 }

@@ -127,4 +127,9 @@ export class GenerateCodeDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean() include_docstring?: boolean;
   @ApiPropertyOptional() @IsOptional() @IsBoolean() include_type_hints?: boolean;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) project_context?: string;
+
+  @ApiPropertyOptional({ default: true, description: 'false: skip the response cache (always a fresh generation)' })
+  @IsOptional()
+  @IsBoolean()
+  cache?: boolean;
 }
