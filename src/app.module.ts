@@ -8,12 +8,22 @@ import { DatabaseModule } from './database/database.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RedisModule } from './redis/redis.module';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { UsersModule } from './users/users.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logger: JsonLogger, extraModules: Type[] = []): DynamicModule {
     // Feature modules whose controllers live under API_V1_PREFIX.
-    const apiModules: Type[] = [ConfigModule, ApiHealthModule, ...extraModules];
+    const apiModules: Type[] = [
+      ConfigModule,
+      ApiHealthModule,
+      ApiKeysModule,
+      UsersModule,
+      RateLimitModule,
+      ...extraModules,
+    ];
     return {
       module: AppModule,
       imports: [

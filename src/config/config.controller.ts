@@ -11,6 +11,10 @@ export class ConfigController {
   @ApiOperation({ summary: 'Effective configuration, every secret masked' })
   @ApiOkResponse({ description: '{environment, version, config: {VAR: value}}' })
   status() {
-    return { environment: this.config.env.environment, version: this.config.env.version, config: this.config.toPublicJson() };
+    return {
+      environment: this.config.env.environment,
+      version: this.config.env.version,
+      config: this.config.toPublicJson(),
+    };
   }
 }

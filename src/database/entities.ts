@@ -1,2 +1,6 @@
 // Every TypeORM entity, for the migration CLI (the server loads them per module via forFeature).
-export const ENTITIES: Function[] = [];
+import { ApiKey } from '../api-keys/api-key.entity';
+import { User } from '../users/user.entity';
+import { UserProfile, UserSetting } from '../users/user-profile.entity';
+
+export const ENTITIES: Function[] = [User, ApiKey, UserProfile, UserSetting];
