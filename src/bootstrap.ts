@@ -27,12 +27,19 @@ export interface AppOptions {
   extraModules?: Type[];
 }
 
-export async function createApp(config: AppConfig, logger: JsonLogger, options: AppOptions = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, options.extraModules), {
-    bodyParser: false,
-    logger,
-    abortOnError: false,
-  });
+export async function createApp(
+  config: AppConfig,
+  logger: JsonLogger,
+  options: AppOptions = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, logger, options.extraModules),
+    {
+      bodyParser: false,
+      logger,
+      abortOnError: false,
+    },
+  );
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(logger));
@@ -43,7 +50,11 @@ export async function createApp(config: AppConfig, logger: JsonLogger, options: 
   return app;
 }
 
-export async function startServer(config: AppConfig, logger?: JsonLogger, options?: AppOptions): Promise<RunningServer> {
+export async function startServer(
+  config: AppConfig,
+  logger?: JsonLogger,
+  options?: AppOptions,
+): Promise<RunningServer> {
   const log = logger ?? new JsonLogger(config.logging.level, config.logging.structured);
   const app = await createApp(config, log, options);
   await app.listen(config.http.port, config.http.host);

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   }
   const logger = new JsonLogger(config.logging.level, config.logging.structured);
   // A request must never take the process down; log what escaped and keep serving.
-  process.on('unhandledRejection', (reason) => logger.error(reason instanceof Error ? reason : String(reason), 'unhandledRejection'));
+  process.on('unhandledRejection', (reason) =>
+    logger.error(reason instanceof Error ? reason : String(reason), 'unhandledRejection'),
+  );
   process.on('uncaughtException', (err) => logger.error(err, err.stack, 'uncaughtException'));
 
   const server = await startServer(config, logger);

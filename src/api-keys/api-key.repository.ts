@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { User } from '../users/user.entity';
@@ -98,6 +99,7 @@ async function insertKey(
   const repo = em.getRepository(ApiKey);
   const saved = await repo.save(
     repo.create({
+      id: randomUUID(),
       userId,
       keyHash: hash,
       keyPrefix: displayPrefix,

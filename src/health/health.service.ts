@@ -33,7 +33,11 @@ export class HealthService {
     const start = performance.now();
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), CHECK_TIMEOUT_MS, 'database check timed out');
-      return { status: 'up', latency_ms: round(performance.now() - start), driver: this.config.database.url ? 'postgres' : 'embedded' };
+      return {
+        status: 'up',
+        latency_ms: round(performance.now() - start),
+        driver: this.config.database.url ? 'postgres' : 'embedded',
+      };
     } catch (e) {
       return { status: 'down', latency_ms: round(performance.now() - start), error: safeError(e) };
     }
@@ -75,5 +79,8 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 // Driver messages can carry hosts and users; keep the first line, strip credentials in URLs.
 function safeError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0].replace(/\/\/[^@\s/]+@/g, '//***@').slice(0, 200);
+  return msg
+    .split('\n')[0]
+    .replace(/\/\/[^@\s/]+@/g, '//***@')
+    .slice(0, 200);
 }

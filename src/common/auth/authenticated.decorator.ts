@@ -23,5 +23,6 @@ export function Authenticated(options: AuthOptions = {}) {
 
 /** The authenticated caller (set by the auth guard). */
 export const Principal = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): AuthPrincipal | undefined => ctx.switchToHttp().getRequest<AppRequest>().principal,
+  (_: unknown, ctx: ExecutionContext): AuthPrincipal | undefined =>
+    ctx.switchToHttp().getRequest<AppRequest>().principal,
 );

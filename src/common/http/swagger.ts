@@ -10,7 +10,11 @@ const ERROR_ENVELOPE = {
   required: ['status', 'error_code', 'message', 'incident_id', 'timestamp', 'path', 'request_id'],
   properties: {
     status: { type: 'string', enum: ['error'] },
-    error_code: { type: 'string', example: 'E4003', description: 'One of the 22 catalogue codes (GET /api/v1/error-monitoring/codes)' },
+    error_code: {
+      type: 'string',
+      example: 'E4003',
+      description: 'One of the 22 catalogue codes (GET /api/v1/error-monitoring/codes)',
+    },
     message: { type: 'string', example: 'Invalid API key or credentials' },
     incident_id: { type: 'string', example: 'INC-20261122-9F3A1C07', pattern: '^INC-\\d{8}-[0-9A-F]{8}$' },
     timestamp: { type: 'string', format: 'date-time' },
@@ -42,7 +46,10 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
   );
   doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ErrorResponse: ERROR_ENVELOPE } };
   // The envelope is documented once and referenced by every operation.
-  const ref = { description: 'Error (see ErrorResponse)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+  const ref = {
+    description: 'Error (see ErrorResponse)',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+  };
   for (const item of Object.values(doc.paths)) {
     for (const op of Object.values(item)) {
       if (op && typeof op === 'object' && 'responses' in op) {

@@ -1,6 +1,12 @@
 import { LoggerService } from '@nestjs/common';
 
-const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+const FRAMEWORK_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -8,7 +14,8 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 // Field names whose values are never written, whatever logs them.
 const SECRET_FIELD = /(authorization|api[-_]?key|secret|password|token|cookie)/i;
 // Values that look like credentials are masked even under innocent names.
-const SECRET_VALUE = /(hapa_[A-Za-z0-9_-]{8,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|\/\/[^:/\s]+:[^@/\s]+@)/g;
+const SECRET_VALUE =
+  /(hapa_[A-Za-z0-9_-]{8,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|\/\/[^:/\s]+:[^@/\s]+@)/g;
 
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return value.replace(SECRET_VALUE, '[REDACTED]');
