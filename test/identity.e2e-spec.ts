@@ -19,6 +19,9 @@ class PrefsProbeController {
 @Module({ controllers: [PrefsProbeController] })
 class PrefsProbeModule {}
 
+// The project-level testTimeout is not applied by jest 30; these tests start several apps.
+jest.setTimeout(60_000);
+
 const V1 = '/api/v1';
 
 describe('identity (open registration)', () => {
