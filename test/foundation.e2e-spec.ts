@@ -67,7 +67,10 @@ describe.each([
   });
 
   it('should answer a non-JSON content type and a non-object body with 400 E4001', async () => {
-    const text = await app.request('POST', '/api/v1/probe', { body: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const text = await app.request('POST', '/api/v1/probe', {
+      body: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.status).toBe(400);
     expect(text.body.error_code).toBe('E4001');
     const arr = await app.request('POST', '/api/v1/probe', { body: [1, 2] });
@@ -159,7 +162,12 @@ describe.each([
   it('should show the effective configuration with secrets masked', async () => {
     const res = await app.request('GET', '/api/v1/config/status');
     expect(res.status).toBe(200);
-    expect(res.body.config).toMatchObject({ PORT: 0, MAX_BODY_SIZE: 2048, AI_MODEL_API_KEY: '********', SECRET_KEY: '********' });
+    expect(res.body.config).toMatchObject({
+      PORT: 0,
+      MAX_BODY_SIZE: 2048,
+      AI_MODEL_API_KEY: '********',
+      SECRET_KEY: '********',
+    });
     expect(res.text).not.toContain('upstream-secret-value-123');
     if (!embedded) expect(res.text).not.toContain(app.db!.url);
   });
@@ -185,11 +193,19 @@ describe.each([
     const doc = (await app.request('GET', '/docs-json')).body;
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['api-key', 'bearer']);
     expect(doc.components.schemas.ErrorResponse.properties.incident_id).toBeDefined();
-    for (const p of ['/health', '/health/live', '/health/ready', '/health/detailed', '/api/v1/health', '/api/v1/config/status']) {
+    for (const p of [
+      '/health',
+      '/health/live',
+      '/health/ready',
+      '/health/detailed',
+      '/api/v1/health',
+      '/api/v1/config/status',
+    ]) {
       expect(doc.paths[p]).toBeDefined();
     }
     for (const item of Object.values<Record<string, any>>(doc.paths)) {
-      for (const op of Object.values(item)) expect(op.responses['4XX'].content['application/json'].schema.$ref).toBe('#/components/schemas/ErrorResponse');
+      for (const op of Object.values(item))
+        expect(op.responses['4XX'].content['application/json'].schema.$ref).toBe('#/components/schemas/ErrorResponse');
     }
   });
 });
