@@ -557,3 +557,40 @@ describe('identity across instances', () => {
 async function token(app: TestApp, email: string): Promise<string> {
   return (await app.request('POST', `${V1}/users/login`, { body: { email } })).body.access_token;
 }
+
+describe('identity on embedded PGlite', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      embedded: true,
+      redis: false,
+      env: { SECRET_KEY: SECRET, RATE_LIMIT_ENABLED: 'false' },
+    });
+  });
+  afterAll(() => app?.close());
+
+  it('should onboard, manage keys and store settings the same way', async () => {
+    const k = await factory.apiKey(app);
+    const token = (await app.request('POST', `${V1}/users/login`, { body: { email: k.email } })).body.access_token;
+    const saved = await app.request('POST', `${V1}/users/profile`, {
+      body: { profile_data: { pythonSkillLevel: 'advanced' }, settings_mapping: [1, 2] },
+      headers: bearer(token),
+    });
+    expect(saved.status).toBe(200);
+    expect((await app.request('GET', `${V1}/users/profile`, { headers: bearer(token) })).body).toMatchObject({
+      profile_data: { pythonSkillLevel: 'advanced' },
+      settings_mapping: [1, 2],
+    });
+    expect(
+      (await app.request('POST', `${V1}/users/settings`, { body: { option_ids: [1, 9] }, headers: bearer(token) }))
+        .status,
+    ).toBe(200);
+    expect((await app.request('GET', `${V1}/users/settings`, { headers: bearer(token) })).body).toHaveLength(2);
+    const rotated = await app.request('POST', `${V1}/users/api-keys/${k.keyId}/rotate`, { headers: xApiKey(k.key) });
+    expect(rotated.status).toBe(200);
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(k.key) })).status).toBe(401);
+    const del = await app.request('DELETE', `${V1}/users/api-keys/${rotated.body.key_id}`, { headers: bearer(token) });
+    expect(del.status).toBe(200);
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(rotated.body.api_key) })).status).toBe(401);
+  });
+});
