@@ -181,6 +181,17 @@ describe('identity (open registration)', () => {
     expect(badKeyGoodToken.status).toBe(401);
   });
 
+  it('should ignore credentials on login while registration is open (a stale key must not block onboarding)', async () => {
+    const email = factory.email('stale');
+    const res = await app.request('POST', `${V1}/users/login`, {
+      body: { email },
+      headers: xApiKey('hapa_' + 'E'.repeat(43)),
+    });
+    expect(res.status).toBe(200);
+    const me = await app.request('GET', `${V1}/users/me`, { headers: bearer(res.body.access_token) });
+    expect(me.body).toMatchObject({ email, username: email.split('@')[0] });
+  });
+
   it('should refuse forged, alg-none, other-alg and expired login tokens', async () => {
     const k = await factory.apiKey(app);
     const now = Math.floor(Date.now() / 1000);

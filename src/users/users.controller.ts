@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { OptionalAuth } from '../api-keys/auth.guard';
+import { AuthenticatedWhenRegistrationClosed } from '../api-keys/auth.guard';
 import { EmailAndUsernameDto, IssuedApiKeyDto } from '../api-keys/dto/api-key.dto';
 import { Authenticated, Principal } from '../common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../common/http/app-request';
@@ -25,7 +25,7 @@ export class UsersController {
 
   @Post('login')
   @HttpCode(200)
-  @OptionalAuth()
+  @AuthenticatedWhenRegistrationClosed()
   @ApiOperation({ summary: 'Login token (JWT) for an email; with REGISTRATION_MODE=closed, send that user’s API key' })
   login(@Body() dto: EmailAndUsernameDto, @Principal() principal?: AuthPrincipal): Promise<LoginResponseDto> {
     return this.users.login(dto, principal);

@@ -32,10 +32,13 @@ export class UsersService {
     return this.apiKeys.issueSelfService(dto.email, dto.username);
   }
 
-  /** Open: anyone gets a token for an email (the user is created if new). Closed: only with that user's own API key. */
+  /**
+   * Open: anyone gets a token for an email (the user is created if new; credentials are ignored).
+   * Closed: the guard has required a credential; it must be that user's own (or an admin's).
+   */
   async login(dto: EmailAndUsernameDto, principal?: AuthPrincipal): Promise<LoginResponseDto> {
     let userId: string;
-    if (this.open && !principal) {
+    if (this.open) {
       userId = (await this.users.upsertByEmail(dto.email, dto.username ?? defaultUsername(dto.email))).id;
     } else {
       if (!principal)
