@@ -4,7 +4,10 @@ import { Authenticated, Principal } from '../src/common/auth/authenticated.decor
 import type { AuthPrincipal } from '../src/common/http/app-request';
 import { UserPreferencesPort } from '../src/common/ports/user-preferences.port';
 import { ADMIN_KEY, bearer, factory, SECRET, until, xApiKey } from './support/identity-factory';
-import { createTestDatabase, INCIDENT_ID, startTestApp, TestApp } from './support/test-app';
+import { DataSource } from 'typeorm';
+import { CreateIdentity1763800000000 } from '../migrations/1763800000000-CreateIdentity';
+import { createTestDatabase, INCIDENT_ID, startTestApp, TestApp, withAdmin } from './support/test-app';
+import { pgUrlFor } from './support/test-env';
 
 // A code-generation stand-in: injects the preferences port exactly as code generation will.
 @Controller('prefs-probe')
@@ -603,5 +606,32 @@ describe('identity on embedded PGlite', () => {
     const del = await app.request('DELETE', `${V1}/users/api-keys/${rotated.body.key_id}`, { headers: bearer(token) });
     expect(del.status).toBe(200);
     expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(rotated.body.api_key) })).status).toBe(401);
+  });
+});
+
+describe('identity migration', () => {
+  it('should go down and up again cleanly on an empty database', async () => {
+    const name = `hapa_${Date.now().toString(36)}_${process.pid}_mig`;
+    await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+    const ds = new DataSource({ type: 'postgres', url: pgUrlFor(name) });
+    await ds.initialize();
+    try {
+      const qr = ds.createQueryRunner();
+      const sut = new CreateIdentity1763800000000();
+      const tables = async () =>
+        (
+          await qr.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)
+        ).map((r: { table_name: string }) => r.table_name);
+      await sut.up(qr);
+      expect(await tables()).toEqual(['api_keys', 'user_profiles', 'user_settings', 'users']);
+      await sut.down(qr);
+      expect(await tables()).toEqual([]);
+      await sut.up(qr);
+      expect(await tables()).toHaveLength(4);
+      await qr.release();
+    } finally {
+      await ds.destroy();
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    }
   });
 });
