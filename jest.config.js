@@ -3,6 +3,8 @@
 // Redis and the model-server emulator, each file in its own database (see test/support).
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 module.exports = {
+  // Per-project testTimeout is ignored by jest 30; this one covers the e2e boots (PGlite takes seconds under load).
+  testTimeout: 60000,
   projects: [
     { displayName: 'unit', testEnvironment: 'node', transform, roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
     {
@@ -13,7 +15,6 @@ module.exports = {
       testRegex: '\\.e2e-spec\\.ts$',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

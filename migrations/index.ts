@@ -1,6 +1,10 @@
 // Migrations are listed explicitly so the same list runs from TypeScript (tests) and dist (server, CLI).
 // After `npm run migration:generate -- migrations/<Name>`, read the file, then add it here.
 import { MigrationInterface } from 'typeorm';
-import { CreateIdentity1763800000000 } from './1763800000000-CreateIdentity';
+import { ErrorMonitoringAndAnalytics1795363805662 } from './1795363805662-ErrorMonitoringAndAnalytics';
+import { CreateIdentity1795365152621 } from './1795365152621-CreateIdentity';
 
-export const MIGRATIONS: (new () => MigrationInterface)[] = [CreateIdentity1763800000000];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  ErrorMonitoringAndAnalytics1795363805662,
+  CreateIdentity1795365152621,
+];

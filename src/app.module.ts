@@ -1,12 +1,16 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { AnalyticsModule } from './analytics/analytics.module';
+import { CodeGenModule } from './code-gen/code-gen.module';
 import { CoreModule } from './common/core.module';
 import { JsonLogger } from './common/logging/json-logger';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ErrorMonitoringModule } from './error-monitoring/error-monitoring.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ModelServerModule } from './model-server/model-server.module';
 import { RedisModule } from './redis/redis.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -19,6 +23,9 @@ export class AppModule {
     const apiModules: Type[] = [
       ConfigModule,
       ApiHealthModule,
+      CodeGenModule,
+      ErrorMonitoringModule,
+      AnalyticsModule,
       ApiKeysModule,
       UsersModule,
       RateLimitModule,
@@ -32,6 +39,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         MetricsModule.forRoot(config.metrics.enabled),
+        ModelServerModule,
         HealthModule,
         ...apiModules,
         RouterModule.register([{ path: config.http.apiPrefix, children: apiModules }]),

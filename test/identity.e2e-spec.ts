@@ -5,7 +5,7 @@ import type { AuthPrincipal } from '../src/common/http/app-request';
 import { UserPreferencesPort } from '../src/common/ports/user-preferences.port';
 import { ADMIN_KEY, bearer, factory, SECRET, until, xApiKey } from './support/identity-factory';
 import { DataSource } from 'typeorm';
-import { CreateIdentity1763800000000 } from '../migrations/1763800000000-CreateIdentity';
+import { CreateIdentity1795365152621 } from '../migrations/1795365152621-CreateIdentity';
 import { createTestDatabase, INCIDENT_ID, startTestApp, TestApp, withAdmin } from './support/test-app';
 import { pgUrlFor } from './support/test-env';
 
@@ -617,7 +617,7 @@ describe('identity migration', () => {
     await ds.initialize();
     try {
       const qr = ds.createQueryRunner();
-      const sut = new CreateIdentity1763800000000();
+      const sut = new CreateIdentity1795365152621();
       const tables = async () =>
         (
           await qr.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)

@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter';
+import { PersistingErrorReporter } from '../error-monitoring/persisting-error-reporter';
 import { ErrorReporter, LoggingErrorReporter } from './errors/error-reporter';
 import { ServerLifecycle } from './http/server-lifecycle';
 import { AppValidationPipe } from './http/validation.pipe';
@@ -15,12 +16,14 @@ export class CoreModule {
       module: CoreModule,
       providers: [
         { provide: AppLogger, useValue: logger },
-        { provide: ErrorReporter, useClass: LoggingErrorReporter },
+        LoggingErrorReporter,
+        // Persists in batches and logs through LoggingErrorReporter (ErrorMonitoringModule is global).
+        { provide: ErrorReporter, useExisting: PersistingErrorReporter },
         ServerLifecycle,
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useClass: AppValidationPipe },
       ],
-      exports: [AppLogger, ErrorReporter, ServerLifecycle],
+      exports: [AppLogger, ErrorReporter, LoggingErrorReporter, ServerLifecycle],
     };
   }
 }

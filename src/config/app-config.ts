@@ -40,10 +40,29 @@ export class AppConfig {
     rules: RateLimitRule[];
     maxConcurrentStreams: number;
   };
-  readonly errorMonitoring: { enabled: boolean; retentionDays: number; incidentTracking: boolean };
+  readonly errorMonitoring: {
+    enabled: boolean;
+    retentionDays: number;
+    incidentTracking: boolean;
+    samplePerMinute: number;
+  };
+  readonly analytics: { retentionDays: number };
   readonly logging: { level: ParsedEnv['LOG_LEVEL']; structured: boolean };
   readonly metrics: { enabled: boolean };
-  readonly modelServer: { urls: string; timeoutMs: number; apiKey?: string };
+  readonly modelServer: {
+    urls: string;
+    timeoutMs: number;
+    apiKey?: string;
+    connectTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+    probeIntervalMs: number;
+    /** MODEL_ADAPTERS: task -> adapter and adapter -> deployed name overrides. */
+    adapterOverrides: Record<string, string>;
+    fimTemplate: string;
+    fimTemplates: Record<string, string>;
+  };
+  readonly codeGen: { safetyLevel: ParsedEnv['SAFETY_LEVEL']; heartbeatMs: number };
 
   /** The raw validated values, for /config/status. */
   readonly values: ParsedEnv;
@@ -85,14 +104,24 @@ export class AppConfig {
       enabled: v.ERROR_MONITORING_ENABLED,
       retentionDays: v.ERROR_RETENTION_DAYS,
       incidentTracking: v.INCIDENT_TRACKING_ENABLED,
+      samplePerMinute: v.ERROR_SAMPLE_PER_MINUTE,
     };
+    this.analytics = { retentionDays: v.ANALYTICS_RETENTION_DAYS };
     this.logging = { level: v.LOG_LEVEL, structured: v.STRUCTURED_LOGGING };
     this.metrics = { enabled: v.PROMETHEUS_ENABLED };
     this.modelServer = {
       urls: v.VLLM_SERVER_URL,
       timeoutMs: v.AI_MODEL_TIMEOUT * 1000,
       apiKey: v.AI_MODEL_API_KEY || undefined,
+      connectTimeoutMs: Math.round(v.AI_MODEL_CONNECT_TIMEOUT * 1000),
+      idleTimeoutMs: Math.round(v.AI_MODEL_IDLE_TIMEOUT * 1000),
+      maxConnections: v.AI_MODEL_MAX_CONNECTIONS,
+      probeIntervalMs: Math.round(v.HEALTH_PROBE_INTERVAL * 1000),
+      adapterOverrides: v.MODEL_ADAPTERS,
+      fimTemplate: v.FIM_TEMPLATE,
+      fimTemplates: v.FIM_TEMPLATES,
     };
+    this.codeGen = { safetyLevel: v.SAFETY_LEVEL, heartbeatMs: Math.round(v.SSE_HEARTBEAT_SECONDS * 1000) };
   }
 
   /** Effective configuration with every secret masked. */
@@ -129,6 +158,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (v.ENVIRONMENT === 'production' && typeof v.SECRET_KEY === 'string') {
     if (v.SECRET_KEY.length < 32) problems.push('SECRET_KEY: must be at least 32 characters in production');
     if (v.SECRET_KEY === EXAMPLE_SECRET_KEY) problems.push('SECRET_KEY: must not be the example value in production');
+  }
+  if (v.ENVIRONMENT === 'production' && v.VLLM_SERVER_URL === '') {
+    problems.push('VLLM_SERVER_URL: required in production (the built-in emulator is for development only)');
   }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return new AppConfig(v);

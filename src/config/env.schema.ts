@@ -83,6 +83,77 @@ export const byteSize = (raw: string): number => {
   return bytes;
 };
 
+export const TASKS = [
+  'code_generation',
+  'code_completion',
+  'code_explanation',
+  'code_review',
+  'documentation',
+  'bug_fix',
+  'code_optimization',
+  'unit_test_generation',
+] as const;
+export const ADAPTERS = ['autocomplete', 'prompt', 'comment', 'error_fix'] as const;
+
+/** Comma-separated model-server URLs, each optionally `openai+` or `hapa+` prefixed; returned as given. */
+const modelServerUrls = (raw: string): string => {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(?:(openai|hapa)\+)?(https?:\/\/.+)$/i.exec(part);
+    if (!m)
+      fail(
+        `"${part.replace(/\/\/[^@/]*@/, '//***@')}" must be http(s)://host:port, optionally prefixed openai+ or hapa+`,
+      );
+    try {
+      new URL(m![2]);
+    } catch {
+      fail('contains an invalid URL');
+    }
+  }
+  return raw.trim();
+};
+
+/** "task=adapter" or "adapter=deployed-name" pairs, comma-separated. */
+export const adapterMap = (raw: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const pair of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z_]+)\s*=\s*([A-Za-z0-9._:/-]+)$/.exec(pair);
+    if (!m) fail(`expected name=adapter pairs, got "${pair}"`);
+    const key = m![1];
+    if (!(TASKS as readonly string[]).includes(key) && !(ADAPTERS as readonly string[]).includes(key)) {
+      fail(`unknown task or adapter "${key}"`);
+    }
+    out[key] = m![2];
+  }
+  return out;
+};
+
+const fimTemplate = (raw: string): string => {
+  if (!raw.includes('{prefix}')) fail('must contain {prefix}');
+  return raw;
+};
+
+const fimTemplates = (raw: string): Record<string, string> => {
+  if (raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail('must be a JSON object of adapter -> template');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('must be a JSON object');
+  for (const [k, v] of Object.entries(parsed as object)) {
+    if (typeof v !== 'string' || !v.includes('{prefix}'))
+      fail(`template for ${k} must be a string containing {prefix}`);
+  }
+  return parsed as Record<string, string>;
+};
+
 /** The value shipped in .env.example; production refuses to start with it. */
 export const EXAMPLE_SECRET_KEY = 'change-me-to-a-random-string-of-at-least-32-chars';
 
@@ -195,6 +266,17 @@ export const ENV_SCHEMA = {
   ERROR_MONITORING_ENABLED: { default: 'true', description: 'Record error responses in the database', parse: bool },
   ERROR_RETENTION_DAYS: { default: '30', description: 'Days error records are kept', parse: int(1, 3650) },
   INCIDENT_TRACKING_ENABLED: { default: 'true', description: 'Group server errors into incidents', parse: bool },
+  ERROR_SAMPLE_PER_MINUTE: {
+    default: '20',
+    description:
+      'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
+    parse: int(0, 100_000),
+  },
+  ANALYTICS_RETENTION_DAYS: {
+    default: '90',
+    description: 'Days usage and completion events are kept',
+    parse: int(1, 3650),
+  },
   LOG_LEVEL: {
     default: 'info',
     description: 'debug | info | warn | error (case-insensitive)',
@@ -206,7 +288,7 @@ export const ENV_SCHEMA = {
     default: '',
     description:
       'Model server(s), comma-separated; prefix hapa+ for the HAPA protocol (hapa+http://h:8002); empty = built-in emulator (not in production)',
-    parse: str(),
+    parse: modelServerUrls,
   },
   AI_MODEL_TIMEOUT: {
     default: '30',
@@ -218,6 +300,53 @@ export const ENV_SCHEMA = {
     description: 'Bearer token sent to the model server(s)',
     secret: true,
     parse: str(),
+  },
+  AI_MODEL_CONNECT_TIMEOUT: {
+    default: '5',
+    description: 'Seconds to open a connection to a model server (the server is taken out after)',
+    parse: num(0.05, 600),
+  },
+  AI_MODEL_IDLE_TIMEOUT: {
+    default: '30',
+    description: 'Seconds of silence allowed between upstream chunks once a stream has started (E5001 after)',
+    parse: num(0.05, 3600),
+  },
+  AI_MODEL_MAX_CONNECTIONS: {
+    default: '512',
+    description: 'Keep-alive connections per model server',
+    parse: int(1, 65535),
+  },
+  HEALTH_PROBE_INTERVAL: {
+    default: '10',
+    description: 'Seconds between background /health probes of each model server',
+    parse: num(0.05, 3600),
+  },
+  MODEL_ADAPTERS: {
+    default: '',
+    description:
+      'Overrides of the task -> adapter mapping and adapter names, e.g. code_generation=prompt,bug_fix=error_fix or autocomplete=my-fim-lora',
+    parse: adapterMap,
+  },
+  FIM_TEMPLATE: {
+    default: '<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>',
+    description: 'Fill-in-the-middle prompt for /code/complete; {prefix} and {suffix} are replaced',
+    parse: fimTemplate,
+  },
+  FIM_TEMPLATES: {
+    default: '',
+    description: 'Per-adapter FIM templates as JSON {"adapter":"...{prefix}...{suffix}..."}; FIM_TEMPLATE otherwise',
+    parse: fimTemplates,
+  },
+  SAFETY_LEVEL: {
+    default: 'standard',
+    description:
+      'off | standard | strict (strict refuses dangerous prompts with 400 E4011); generated code is always scanned',
+    parse: oneOf('off', 'standard', 'strict'),
+  },
+  SSE_HEARTBEAT_SECONDS: {
+    default: '15',
+    description: 'Seconds of upstream silence before a stream sends a heartbeat event',
+    parse: num(0.05, 3600),
   },
 } satisfies Record<string, Omit<EnvVar, 'name'>>;
 

@@ -77,7 +77,11 @@ export interface TestApp {
   redisPrefix: string;
   /** Every log line the app wrote, for assertions on logging. */
   logs: string[];
-  request(method: string, path: string, init?: { body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+  request(
+    method: string,
+    path: string,
+    init?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
   close(): Promise<void>;
 }
 

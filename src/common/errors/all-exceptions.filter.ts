@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import { AppRequest, AppResponse, routeTemplate } from '../http/app-request';
 import { AppException, FieldProblem } from './app.exception';
 import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
-import { ErrorReporter } from './error-reporter';
+import { ErrorEvent, ErrorReporter } from './error-reporter';
 import { newIncidentId } from './incident-id';
 
 const BY_HTTP_STATUS: Record<number, ErrorCode> = {
@@ -19,7 +19,7 @@ const BY_HTTP_STATUS: Record<number, ErrorCode> = {
   504: ErrorCode.E5001,
 };
 
-interface Mapped {
+export interface Mapped {
   code: ErrorCode;
   status: number;
   message: string;
@@ -59,6 +59,25 @@ function describe(e: unknown): string {
   return String(e);
 }
 
+/** The record error monitoring gets for an error answered to `req` (as a response or in-band). */
+export function errorEvent(req: AppRequest, mapped: Mapped, incidentId: string, exception?: unknown): ErrorEvent {
+  return {
+    code: mapped.code,
+    status: mapped.status,
+    message: mapped.message,
+    route: routeTemplate(req),
+    method: req.method,
+    path: req.path,
+    requestId: req.id,
+    incidentId,
+    apiKeyId: req.principal?.apiKeyId,
+    userId: req.principal?.userId,
+    at: new Date(),
+    internal: mapped.internal,
+    stack: isServerError(mapped.code) && exception instanceof Error ? exception.stack : undefined,
+  };
+}
+
 /**
  * The one error path: maps anything thrown to the spec §3 envelope, reports it to error
  * monitoring and never writes once headers are out (a started SSE stream reports in-band).
@@ -73,23 +92,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const res = ctx.getResponse<AppResponse>();
     const mapped = mapException(exception);
     const incidentId = newIncidentId();
-    const route = routeTemplate(req);
 
-    this.reporter.report({
-      code: mapped.code,
-      status: mapped.status,
-      message: mapped.message,
-      route,
-      method: req.method,
-      path: req.path,
-      requestId: req.id,
-      incidentId,
-      apiKeyId: req.principal?.apiKeyId,
-      userId: req.principal?.userId,
-      at: new Date(),
-      internal: mapped.internal,
-      stack: isServerError(mapped.code) && exception instanceof Error ? exception.stack : undefined,
-    });
+    this.reporter.report(errorEvent(req, mapped, incidentId, exception));
 
     if (res.headersSent) {
       if (!res.writableEnded) res.end();

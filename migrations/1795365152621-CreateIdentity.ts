@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Users, their hashed API keys, onboarding profile and settings. */
-export class CreateIdentity1763800000000 implements MigrationInterface {
-  name = 'CreateIdentity1763800000000';
+export class CreateIdentity1795365152621 implements MigrationInterface {
+  name = 'CreateIdentity1795365152621';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

@@ -1,0 +1,582 @@
+/**
+ * npm run bench [-- --soak MINUTES] [-- --quick]
+ *
+ * Starts the emulator and the server (production mode, PostgreSQL + Redis, auth, rate limits, analytics and
+ * error monitoring on) as separate processes, then measures in one run: added latency at c=1, throughput at
+ * c=64, 1,000 concurrent streams, cache throughput, cancellation, and optionally a soak. Prints a markdown
+ * table and writes bench/results/latest.json.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { Agent, request } from 'undici';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+const ROOT = path.resolve(__dirname, '../..');
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const SOAK_MINUTES = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
+const PG_ADMIN = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const C1_REQUESTS = QUICK ? 500 : 3000;
+const THROUGHPUT_SECONDS = QUICK ? 5 : 15;
+const STREAMS = QUICK ? 200 : 1000;
+const STREAM_TOKENS = 256;
+const TOKEN_DELAY_MS = 20;
+const CANCELLED_STREAMS = 200;
+
+const PROMPT = 'write a function that removes duplicates from a list while keeping order';
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes
+
+interface Proc {
+  child: ChildProcess;
+  lines: string[];
+  waitFor(pattern: RegExp, ms: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function start(script: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [path.join(ROOT, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const watchers: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let buf = '';
+  const onData = (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      lines.push(line);
+      for (const w of watchers.filter((w) => w.re.test(line))) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    lines,
+    waitFor: (re, ms) =>
+      new Promise((resolve, reject) => {
+        const hit = lines.find((l) => re.test(l));
+        if (hit) return resolve(hit);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${re} in:\n${lines.slice(-20).join('\n')}`)),
+          ms,
+        );
+        watchers.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
+        child.once('exit', () => reject(new Error(`${script} exited:\n${lines.slice(-20).join('\n')}`)));
+      }),
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Resident set size in MB: current (VmRSS) or peak since the last reset (VmHWM). */
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+}
+
+/** Resets VmHWM so the next reading is the peak of the phase that follows. */
+function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    /* not permitted: VmHWM then covers the whole run, an upper bound */
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Measurement helpers
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function sequentialLatencies(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  n: number,
+  agent: Agent,
+) {
+  const times: number[] = [];
+  const overheads: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await request(url, { method: 'POST', body, headers, dispatcher: agent });
+    await res.body.text();
+    const dt = performance.now() - t0;
+    if (res.statusCode !== 200 && res.statusCode !== 201) throw new Error(`${url} answered ${res.statusCode}`);
+    if (i >= n / 10) {
+      times.push(dt); // the first tenth warms up JIT, pools and caches
+      const o = res.headers['x-hapa-overhead-ms'];
+      if (typeof o === 'string') overheads.push(Number(o));
+    }
+  }
+  times.sort((a, b) => a - b);
+  overheads.sort((a, b) => a - b);
+  return { p50: pct(times, 50), p99: pct(times, 99), overheadP50: pct(overheads, 50), overheadP99: pct(overheads, 99) };
+}
+
+async function throughput(url: string, body: string, headers: Record<string, string>, seconds: number) {
+  const r = await autocannon({ url, method: 'POST', body, headers, connections: 64, duration: seconds, pipelining: 1 });
+  return {
+    rps: round(r.requests.average, 0),
+    total: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+  };
+}
+
+interface StreamResult {
+  tokens: number;
+  ordered: boolean;
+  ttftMs: number;
+  done: boolean;
+  error?: string;
+}
+
+/** One SSE stream; counts token frames, checks sequence order, times the first token. */
+async function stream(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  agent: Agent,
+  protocol: 'gateway' | 'openai',
+  signal?: AbortSignal,
+): Promise<StreamResult> {
+  const t0 = performance.now();
+  const res = await request(url, { method: 'POST', body, headers, dispatcher: agent, signal });
+  let buf = '';
+  let tokens = 0;
+  let lastSeq = 0;
+  let ordered = true;
+  let ttftMs = NaN;
+  let done = false;
+  let error: string | undefined;
+  for await (const chunk of res.body) {
+    buf += chunk.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(6, i); // strip "data: "
+      buf = buf.slice(i + 2);
+      if (frame === '[DONE]') continue;
+      const ev = JSON.parse(frame);
+      if (protocol === 'gateway') {
+        if (ev.type === 'token') {
+          if (tokens === 0) ttftMs = performance.now() - t0;
+          tokens++;
+          if (ev.sequence <= lastSeq) ordered = false;
+          lastSeq = ev.sequence;
+        } else if (ev.type === 'done') done = true;
+        else if (ev.type === 'error') error = ev.error_code;
+      } else if (ev.choices?.length) {
+        if (ev.choices[0].text) {
+          if (tokens === 0) ttftMs = performance.now() - t0;
+          tokens++;
+        }
+        if (ev.choices[0].finish_reason) done = true;
+      }
+    }
+  }
+  return { tokens, ordered, ttftMs, done, error };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {};
+  const stamp = Date.now().toString(36);
+  const dbName = `hapa_bench_${stamp}`;
+  const admin = new Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const dbUrl = new URL(PG_ADMIN);
+  dbUrl.pathname = '/' + dbName;
+
+  const emuPort = await freePort();
+  const emulator = start('dist/src/model-server/emulator/emulator.main.js', {
+    EMULATOR_PORT: String(emuPort),
+    EMULATOR_LOG_DISCONNECTS: 'true',
+  });
+  await emulator.waitFor(/emulator listening/, 10_000);
+  const emu = `http://127.0.0.1:${emuPort}`;
+
+  const port = await freePort();
+  const adminKey = 'hapa_' + randomBytes(30).toString('base64url');
+  const server = start('dist/src/main.js', {
+    ENVIRONMENT: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    ADMIN_API_KEY: adminKey,
+    DATABASE_URL: dbUrl.toString(),
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `hapa-bench:${stamp}:`,
+    VLLM_SERVER_URL: emu,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_ENABLED: 'true',
+    DEFAULT_RATE_LIMIT: '100000000',
+    RATE_LIMIT_RULES: '/code/generate=100000000/1m,/code/generate/stream=100000000/1m,/errors/dashboard=100000000/1m',
+    MAX_CONCURRENT_STREAMS: '5000',
+    ERROR_MONITORING_ENABLED: 'true',
+    INCIDENT_TRACKING_ENABLED: 'true',
+    SHUTDOWN_TIMEOUT: '5',
+  });
+  const agent = new Agent({ connections: 2048, keepAliveTimeout: 60_000, pipelining: 1 });
+  try {
+    await server.waitFor(/listening on/, 30_000);
+    const base = `http://127.0.0.1:${port}`;
+    const serverPid = server.child.pid!;
+
+    const keyRes = await request(`${base}/api/v1/admin/api-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': adminKey },
+      body: JSON.stringify({
+        email: 'bench@example.com',
+        permissions: ['code_generation', 'code_completion', 'profile'],
+        rate_limit: 100000000,
+        concurrency_limit: 5000,
+      }),
+      dispatcher: agent,
+    });
+    const keyBody = (await keyRes.body.json()) as { api_key?: string };
+    if (!keyBody.api_key) throw new Error(`could not create a key: ${keyRes.statusCode} ${JSON.stringify(keyBody)}`);
+    const auth = { 'content-type': 'application/json', 'x-api-key': keyBody.api_key };
+    const json = { 'content-type': 'application/json' };
+
+    const gatewayBody = JSON.stringify({ prompt: PROMPT, max_tokens: 64, temperature: 0.2, cache: false });
+    const directBody = JSON.stringify({ model: 'prompt', prompt: PROMPT, max_tokens: 64, temperature: 0.2 });
+
+    // 1. Added latency at c=1 (emulator at zero delay, cache off)
+    log(`1/6 added latency: ${C1_REQUESTS} sequential requests each way`);
+    const direct1 = await sequentialLatencies(`${emu}/v1/completions`, directBody, json, C1_REQUESTS, agent);
+    const gateway1 = await sequentialLatencies(`${base}/api/v1/code/generate`, gatewayBody, auth, C1_REQUESTS, agent);
+    results.latency_c1 = {
+      requests: C1_REQUESTS,
+      direct_p50_ms: round(direct1.p50),
+      direct_p99_ms: round(direct1.p99),
+      gateway_p50_ms: round(gateway1.p50),
+      gateway_p99_ms: round(gateway1.p99),
+      added_p50_ms: round(gateway1.p50 - direct1.p50),
+      added_p99_ms: round(gateway1.p99 - direct1.p99),
+      overhead_header_p50_ms: round(gateway1.overheadP50),
+      overhead_header_p99_ms: round(gateway1.overheadP99),
+    };
+
+    // 2. Throughput at c=64, non-streaming, cache off
+    log(`2/6 throughput: c=64 for ${THROUGHPUT_SECONDS}s each way`);
+    const directT = await throughput(`${emu}/v1/completions`, directBody, json, THROUGHPUT_SECONDS);
+    const gatewayT = await throughput(`${base}/api/v1/code/generate`, gatewayBody, auth, THROUGHPUT_SECONDS);
+    results.throughput_c64 = {
+      seconds: THROUGHPUT_SECONDS,
+      direct_rps: directT.rps,
+      gateway_rps: gatewayT.rps,
+      ratio: round(gatewayT.rps / directT.rps),
+      gateway_non2xx: gatewayT.non2xx,
+      gateway_errors: gatewayT.errors,
+      gateway_p50_ms: gatewayT.p50,
+      gateway_p99_ms: gatewayT.p99,
+    };
+
+    // 3. Concurrent streams of 256 tokens at 20 ms per token
+    log(`3/6 streaming: ${STREAMS} concurrent streams of ${STREAM_TOKENS} tokens at ${TOKEN_DELAY_MS} ms/token`);
+    await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
+    const streamBody = JSON.stringify({ prompt: PROMPT, max_tokens: STREAM_TOKENS, temperature: 0.2, cache: false });
+    const directStreamBody = JSON.stringify({
+      model: 'prompt',
+      prompt: PROMPT,
+      max_tokens: STREAM_TOKENS,
+      temperature: 0.2,
+      stream: true,
+      stop: ['<|EOT|>'],
+    });
+    const directStreams = await Promise.all(
+      Array.from({ length: STREAMS }, () => stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai')),
+    );
+    resetPeak(serverPid);
+    const gatewayStreams = await Promise.all(
+      Array.from({ length: STREAMS }, () =>
+        stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway').catch((e): StreamResult => ({
+          tokens: 0,
+          ordered: false,
+          ttftMs: NaN,
+          done: false,
+          error: String(e),
+        })),
+      ),
+    );
+    const peakRss = rssMb(serverPid, 'VmHWM');
+    const directTtft = directStreams.map((s) => s.ttftMs).sort((a, b) => a - b);
+    const gatewayTtft = gatewayStreams
+      .map((s) => s.ttftMs)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const sent = directStreams.reduce((n, s) => n + s.tokens, 0);
+    const received = gatewayStreams.reduce((n, s) => n + s.tokens, 0);
+    results.streaming = {
+      streams: STREAMS,
+      tokens_per_stream: STREAM_TOKENS,
+      tokens_expected: STREAMS * STREAM_TOKENS,
+      tokens_sent_direct: sent,
+      tokens_received_gateway: received,
+      streams_complete: gatewayStreams.filter((s) => s.done && s.tokens === STREAM_TOKENS).length,
+      streams_out_of_order: gatewayStreams.filter((s) => !s.ordered).length,
+      stream_errors: gatewayStreams.filter((s) => s.error).length,
+      direct_ttft_p50_ms: round(pct(directTtft, 50)),
+      direct_ttft_p99_ms: round(pct(directTtft, 99)),
+      gateway_ttft_p50_ms: round(pct(gatewayTtft, 50)),
+      gateway_ttft_p99_ms: round(pct(gatewayTtft, 99)),
+      added_ttft_p50_ms: round(pct(gatewayTtft, 50) - pct(directTtft, 50)),
+      added_ttft_p99_ms: round(pct(gatewayTtft, 99) - pct(directTtft, 99)),
+      server_peak_rss_mb: peakRss,
+    };
+
+    // 4. Cache: a repeated cacheable request
+    log('4/6 cache: repeated cacheable request, c=64');
+    await configureEmulator(emu, agent, { tokenDelayMs: 0, padToMaxTokens: false });
+    const cachedBody = JSON.stringify({ prompt: PROMPT + ' (cached)', max_tokens: 64, temperature: 0 });
+    await request(`${base}/api/v1/code/generate`, {
+      method: 'POST',
+      body: cachedBody,
+      headers: auth,
+      dispatcher: agent,
+    }).then((r) => r.body.text());
+    const cacheT = await throughput(`${base}/api/v1/code/generate`, cachedBody, auth, THROUGHPUT_SECONDS);
+    results.cache = { rps: cacheT.rps, non2xx: cacheT.non2xx, p50_ms: cacheT.p50, p99_ms: cacheT.p99 };
+
+    // 5. Cancellation: streams abandoned by the client at random points
+    log(`5/6 cancellation: ${CANCELLED_STREAMS} streams abandoned at random points`);
+    await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
+    const aborts = new Map<string, number>();
+    const streamMs = STREAM_TOKENS * TOKEN_DELAY_MS;
+    await Promise.all(
+      Array.from({ length: CANCELLED_STREAMS }, async () => {
+        const id = randomUUID();
+        const ctl = new AbortController();
+        const at = 100 + Math.random() * (streamMs - 600);
+        setTimeout(() => {
+          aborts.set(id, Date.now());
+          ctl.abort();
+        }, at);
+        await stream(
+          `${base}/api/v1/code/generate/stream`,
+          streamBody,
+          { ...auth, 'x-request-id': id },
+          agent,
+          'gateway',
+          ctl.signal,
+        ).catch(() => undefined);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const disconnects = new Map<string, number>();
+    for (const line of emulator.lines) {
+      if (!line.includes('"disconnect"')) continue;
+      const ev = JSON.parse(line) as { at: number; request_id?: string };
+      if (ev.request_id && aborts.has(ev.request_id)) disconnects.set(ev.request_id, ev.at);
+    }
+    const delays = [...disconnects].map(([id, at]) => at - aborts.get(id)!).sort((a, b) => a - b);
+    results.cancellation = {
+      abandoned: CANCELLED_STREAMS,
+      upstream_aborted: disconnects.size,
+      aborted_pct: round((100 * disconnects.size) / CANCELLED_STREAMS, 1),
+      abort_p50_ms: pct(delays, 50),
+      abort_p99_ms: pct(delays, 99),
+      abort_max_ms: delays[delays.length - 1],
+    };
+
+    // 6. Soak (optional): mixed load, RSS over time
+    if (SOAK_MINUTES > 0) {
+      log(`6/6 soak: ${SOAK_MINUTES} min of mixed load`);
+      await configureEmulator(emu, agent, { tokenDelayMs: 2, padToMaxTokens: false });
+      results.soak = await soak(base, auth, agent, serverPid, SOAK_MINUTES);
+    } else {
+      log('6/6 soak: skipped (pass --soak MINUTES)');
+    }
+
+    results.server_rss_end_mb = rssMb(serverPid, 'VmRSS');
+  } finally {
+    await agent.close().catch(() => undefined);
+    await server.stop();
+    await emulator.stop();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+
+  const report = { ...machineInfo(), quick: QUICK, results };
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
+  console.log('\n' + markdown(results));
+  console.log(`\nwritten: bench/results/latest.json`);
+}
+
+async function configureEmulator(emu: string, agent: Agent, patch: Record<string, unknown>): Promise<void> {
+  const r = await request(`${emu}/_emulator/config`, {
+    method: 'POST',
+    body: JSON.stringify(patch),
+    headers: { 'content-type': 'application/json' },
+    dispatcher: agent,
+  });
+  await r.body.text();
+}
+
+async function soak(base: string, auth: Record<string, string>, agent: Agent, pid: number, minutes: number) {
+  const end = Date.now() + minutes * 60_000;
+  const warmupEnd = Date.now() + Math.min(60_000, minutes * 6_000);
+  const samples: { t: number; rss: number }[] = [];
+  const sampler = setInterval(() => samples.push({ t: Date.now(), rss: rssMb(pid, 'VmRSS') }), 1000);
+  let requests = 0;
+  let failures = 0;
+  const worker = async (w: number) => {
+    for (let i = 0; Date.now() < end; i++) {
+      const kind = (i + w) % 20;
+      try {
+        if (kind < 14) {
+          const body = JSON.stringify({ prompt: `${PROMPT} #${i % 50}`, max_tokens: 48, temperature: 0 });
+          const r = await request(`${base}/api/v1/code/generate`, {
+            method: 'POST',
+            body,
+            headers: auth,
+            dispatcher: agent,
+          });
+          await r.body.text();
+          if (r.statusCode !== 200 && r.statusCode !== 201) failures++;
+        } else if (kind < 18) {
+          const body = JSON.stringify({ prompt: `${PROMPT} stream #${i}`, max_tokens: 48, cache: false });
+          const s = await stream(`${base}/api/v1/code/generate/stream`, body, auth, agent, 'gateway');
+          if (!s.done) failures++;
+        } else {
+          const r = await request(`${base}/api/v1/code/generate`, {
+            method: 'POST',
+            body: '{}',
+            headers: { 'content-type': 'application/json', 'x-api-key': 'hapa_invalid_' + i },
+            dispatcher: agent,
+          });
+          await r.body.text();
+        }
+        requests++;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+  clearInterval(sampler);
+  const after = samples.filter((s) => s.t >= warmupEnd);
+  const startRss = after[0]?.rss ?? NaN;
+  const endRss = after[after.length - 1]?.rss ?? NaN;
+  return {
+    minutes,
+    requests,
+    failures,
+    rss_start_mb: startRss,
+    rss_peak_mb: Math.max(...after.map((s) => s.rss)),
+    rss_end_mb: endRss,
+    growth_pct: round((100 * (endRss - startRss)) / startRss, 1),
+  };
+}
+
+function machineInfo() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = (name: string) => require(path.join(ROOT, 'node_modules', name, 'package.json')).version as string;
+  return {
+    at: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model,
+      memory_gb: round(os.totalmem() / 1024 ** 3, 1),
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    versions: {
+      node: process.version,
+      hapa: JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+      '@nestjs/core': pkg('@nestjs/core'),
+      typeorm: pkg('typeorm'),
+      undici: pkg('undici'),
+      autocannon: pkg('autocannon'),
+    },
+  };
+}
+
+const TARGETS: Record<string, [string, (v: number) => boolean]> = {
+  'latency_c1.added_p50_ms': ['≤ 1 ms', (v) => v <= 1],
+  'latency_c1.added_p99_ms': ['≤ 3 ms', (v) => v <= 3],
+  'throughput_c64.gateway_rps': ['≥ 3000 req/s', (v) => v >= 3000],
+  'streaming.added_ttft_p99_ms': ['≤ 10 ms', (v) => v <= 10],
+  'streaming.server_peak_rss_mb': ['≤ 300 MB', (v) => v <= 300],
+  'streaming.streams_out_of_order': ['0', (v) => v === 0],
+  'cancellation.aborted_pct': ['100 %', (v) => v === 100],
+  'cancellation.abort_p99_ms': ['≤ 100 ms', (v) => v <= 100],
+  'soak.growth_pct': ['≤ 10 %', (v) => v <= 10],
+};
+
+function markdown(results: Record<string, unknown>): string {
+  const rows = ['| measure | value | target | met |', '|---|---|---|---|'];
+  for (const [section, values] of Object.entries(results)) {
+    if (typeof values !== 'object' || values === null) {
+      rows.push(`| ${section} | ${values} | | |`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(values)) {
+      const target = TARGETS[`${section}.${k}`];
+      rows.push(
+        `| ${section}.${k} | ${v} | ${target?.[0] ?? ''} | ${target ? (target[1](Number(v)) ? 'yes' : '**no**') : ''} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

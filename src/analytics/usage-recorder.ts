@@ -1,0 +1,173 @@
+import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { NextFunction, Response } from 'express';
+import { Counter, Histogram } from 'prom-client';
+import { SerialFlusher } from '../common/batching/serial-flusher';
+import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-request';
+import { AppLogger } from '../common/logging/json-logger';
+import { UsageAnnotation } from '../common/ports/usage-annotation';
+import { AppConfig } from '../config/app-config';
+import { CompletionEventType } from './analytics.entities';
+import { AnalyticsRepository } from './analytics.repository';
+
+export const TOKENS_USED = 'hapa_ai_tokens_used_total';
+export const TIME_TO_FIRST_TOKEN = 'hapa_ai_time_to_first_token_seconds';
+export const UPSTREAM_DURATION = 'hapa_ai_upstream_duration_seconds';
+export const GATEWAY_OVERHEAD = 'hapa_gateway_overhead_seconds';
+
+export interface UsageEvent {
+  at: Date;
+  apiKeyId?: string;
+  userId?: string;
+  method: string;
+  route: string;
+  status: number;
+  latencyMs: number;
+  usage?: UsageAnnotation;
+}
+
+export interface CompletionEvent {
+  at: Date;
+  type: CompletionEventType;
+  completionId: string;
+  language?: string;
+  elapsedMs?: number;
+  apiKeyId?: string;
+  userId?: string;
+}
+
+const FLUSH_INTERVAL_MS = 1000;
+const FLUSH_THRESHOLD = 1000;
+// Beyond this many unwritten events (database down for long) new ones are dropped and counted.
+const MAX_PENDING = 100_000;
+
+/**
+ * One usage event per request (health and metrics excluded), recorded when the response closes and
+ * written in batches; token, time-to-first-token, upstream and overhead metrics come from the same
+ * `res.locals.usage` annotation the model routes set.
+ */
+@Injectable()
+export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
+  private usage: UsageEvent[] = [];
+  private completions: CompletionEvent[] = [];
+  private readonly flusher: SerialFlusher;
+  private readonly apiHealthRoute: string;
+  private lastFailureLog = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly repo: AnalyticsRepository,
+    private readonly logger: AppLogger,
+    config: AppConfig,
+    @InjectMetric(TOKENS_USED) private readonly tokens: Counter<'adapter' | 'direction'>,
+    @InjectMetric(TIME_TO_FIRST_TOKEN) private readonly ttft: Histogram,
+    @InjectMetric(UPSTREAM_DURATION) private readonly upstream: Histogram,
+    @InjectMetric(GATEWAY_OVERHEAD) private readonly overhead: Histogram,
+  ) {
+    this.apiHealthRoute = `${config.http.apiPrefix}/health`;
+    this.flusher = new SerialFlusher(
+      () => this.write(),
+      (e) => this.logFailure(e),
+    );
+  }
+
+  onModuleInit(): void {
+    this.flusher.start(FLUSH_INTERVAL_MS);
+  }
+
+  // Runs after the HTTP drain (server-lifecycle) and before TypeORM closes in onApplicationShutdown.
+  async beforeApplicationShutdown(): Promise<void> {
+    this.flusher.stop();
+    await this.flush();
+  }
+
+  /** Express middleware, mounted in bootstrap before the routes. */
+  readonly middleware = (req: AppRequest, res: Response, next: NextFunction): void => {
+    res.once('close', () => this.onClose(req, res));
+    next();
+  };
+
+  get pending(): number {
+    return this.usage.length + this.completions.length;
+  }
+
+  recordCompletionEvent(event: CompletionEvent): void {
+    if (!this.accept()) return;
+    this.completions.push(event);
+  }
+
+  /** Writes everything recorded so far (tests and shutdown). */
+  flush(): Promise<void> {
+    return this.flusher.flush();
+  }
+
+  private onClose(req: AppRequest, res: Response): void {
+    try {
+      const route = routeTemplate(req);
+      if (route === '/metrics' || route.startsWith('/health') || route === this.apiHealthRoute) return;
+      const latencyMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
+      const usage = res.locals.usage as UsageAnnotation | undefined;
+      if (usage) this.observe(usage, latencyMs);
+      if (!this.accept()) return;
+      const principal: AuthPrincipal | undefined = req.principal;
+      this.usage.push({
+        at: new Date(),
+        apiKeyId: principal?.apiKeyId,
+        userId: principal?.userId,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        latencyMs,
+        usage,
+      });
+    } catch (e) {
+      this.logFailure(e);
+    }
+  }
+
+  private accept(): boolean {
+    if (this.pending >= MAX_PENDING) {
+      this.dropped++;
+      return false;
+    }
+    if (this.pending + 1 >= FLUSH_THRESHOLD) void this.flusher.flush();
+    return true;
+  }
+
+  private observe(u: UsageAnnotation, latencyMs: number): void {
+    const adapter = u.adapter ?? 'unknown';
+    if (u.promptTokens) this.tokens.inc({ adapter, direction: 'input' }, u.promptTokens);
+    if (u.completionTokens) this.tokens.inc({ adapter, direction: 'output' }, u.completionTokens);
+    if (u.ttftMs !== undefined) this.ttft.observe(u.ttftMs / 1000);
+    if (u.upstreamMs !== undefined) {
+      this.upstream.observe(u.upstreamMs / 1000);
+      this.overhead.observe(Math.max(0, latencyMs - u.upstreamMs) / 1000);
+    }
+  }
+
+  private async write(): Promise<void> {
+    if (this.usage.length === 0 && this.completions.length === 0) return;
+    const usage = this.usage;
+    const completions = this.completions;
+    this.usage = [];
+    this.completions = [];
+    try {
+      await this.repo.insertBatch(usage, completions);
+    } catch (e) {
+      // Keep them for the next attempt (bounded by MAX_PENDING).
+      this.usage = usage.concat(this.usage).slice(-MAX_PENDING);
+      this.completions = completions.concat(this.completions).slice(-MAX_PENDING);
+      throw e;
+    }
+  }
+
+  private logFailure(e: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailureLog < 60_000) return;
+    this.lastFailureLog = now;
+    this.logger.write('warn', 'analytics: could not record usage (kept in memory, retrying)', {
+      error: e instanceof Error ? e.message : String(e),
+      pending: this.pending,
+    });
+  }
+}

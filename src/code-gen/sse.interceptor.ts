@@ -1,0 +1,146 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { Observable, Subscription } from 'rxjs';
+import { errorEvent, mapException } from '../common/errors/all-exceptions.filter';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-codes';
+import { ErrorReporter } from '../common/errors/error-reporter';
+import { newIncidentId } from '../common/errors/incident-id';
+import { AppRequest } from '../common/http/app-request';
+import { ServerLifecycle } from '../common/http/server-lifecycle';
+import { AppConfig } from '../config/app-config';
+import { ClientGoneError } from '../model-server/model-server.service';
+import { SSE_DONE_FRAME, SSE_HEARTBEAT_FRAME, SSE_ROUTES, SseFrameWriter, SseItem } from './sse';
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * Turns a handler's Observable<SseItem> into the spec's SSE wire format: headers flushed with
+ * the `start` event, one `data:` frame per write, `done` then `[DONE]`. Errors before the first
+ * frame go to the exception filter (a normal JSON error); after it they are in-band error
+ * events followed by `[DONE]`. Client disconnect unsubscribes (the handler aborts upstream);
+ * heartbeats fill long silences; a forced shutdown ends the stream with an in-band E5008.
+ */
+@Injectable()
+export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
+  private readonly heartbeatMs: number;
+
+  constructor(
+    private readonly lifecycle: ServerLifecycle,
+    private readonly reporter: ErrorReporter,
+    config: AppConfig,
+  ) {
+    this.heartbeatMs = config.codeGen.heartbeatMs;
+  }
+
+  intercept(ctx: ExecutionContext, next: CallHandler<SseItem>): Observable<undefined> {
+    const req = ctx.switchToHttp().getRequest<AppRequest>();
+    const res = ctx.switchToHttp().getResponse<Response>();
+    res.locals.sseErrorEnvelope = true;
+    return new Observable<undefined>((outer) => {
+      const writer = new SseFrameWriter();
+      let started = false;
+      let finished = false;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let sub: Subscription | undefined;
+      let unregister: () => void = () => undefined;
+      // Client gone: unsubscribing tears down the handler, which aborts the upstream request.
+      const onClose = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(heartbeat);
+        unregister();
+        sub?.unsubscribe();
+        outer.next(undefined);
+        outer.complete();
+      };
+      res.on('close', onClose);
+
+      const write = (frame: string): void => {
+        res.write(frame);
+      };
+      const beat = (): void => {
+        if (finished) return;
+        write(SSE_HEARTBEAT_FRAME);
+        heartbeat?.refresh();
+      };
+      const start = (): void => {
+        started = true;
+        res.writeHead(200, SSE_HEADERS);
+        write(writer.start(req.id));
+        heartbeat = setTimeout(beat, this.heartbeatMs);
+      };
+      const finish = (): void => {
+        finished = true;
+        clearTimeout(heartbeat);
+        unregister();
+        res.off('close', onClose);
+        if (!res.writableEnded) res.end();
+        outer.next(undefined);
+        outer.complete();
+      };
+      const inBandError = (exception: unknown): void => {
+        const mapped = mapException(exception);
+        const incidentId = newIncidentId();
+        this.reporter.report(errorEvent(req, mapped, incidentId, exception));
+        if (!started) start();
+        write(writer.error(mapped.code, mapped.message, incidentId));
+        write(SSE_DONE_FRAME);
+        finish();
+      };
+
+      unregister = this.lifecycle.onDeadline(() => {
+        if (finished) return;
+        sub?.unsubscribe();
+        inBandError(new AppException(ErrorCode.E5008, { message: 'Server is shutting down' }));
+      });
+      sub = next.handle().subscribe({
+        next: (item) => {
+          if (finished) return;
+          if (!started) start();
+          write(typeof item === 'string' ? writer.token(item) : writer.done(item));
+          heartbeat?.refresh();
+        },
+        error: (e: unknown) => {
+          if (finished) return;
+          if (e instanceof ClientGoneError) return finish();
+          if (started) return inBandError(e);
+          finished = true;
+          unregister();
+          res.off('close', onClose);
+          outer.error(e);
+        },
+        complete: () => {
+          if (finished) return;
+          if (!started) start();
+          write(SSE_DONE_FRAME);
+          finish();
+        },
+      });
+      return () => {
+        clearTimeout(heartbeat);
+        sub?.unsubscribe();
+      };
+    });
+  }
+}
+
+/**
+ * Marks the stream routes before anything else runs (body parsing, auth, validation), so their
+ * pre-stream JSON errors carry `type:"error"` and `content` for the extension.
+ */
+export function sseErrorEnvelopeMiddleware(apiPrefix: string) {
+  const paths = new Set(SSE_ROUTES.map((p) => `${apiPrefix}/${p}`.toLowerCase()));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method === 'POST') {
+      const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
+      if (paths.has(path.toLowerCase())) res.locals.sseErrorEnvelope = true;
+    }
+    next();
+  };
+}

@@ -1,0 +1,192 @@
+import { ErrorEvent } from '../common/errors/error-reporter';
+import { isServerError } from '../common/errors/error-codes';
+import { errorFingerprint, normaliseMessage } from './fingerprint';
+
+export interface ErrorCountRow {
+  minute: Date;
+  code: string;
+  route: string;
+  count: number;
+}
+
+export interface ErrorDetailRow {
+  at: Date;
+  code: string;
+  status: number;
+  route: string;
+  method: string;
+  message: string;
+  requestId: string;
+  incidentId: string;
+  fingerprint: string;
+  apiKeyId?: string;
+  userId?: string;
+}
+
+export interface IncidentDelta {
+  fingerprint: string;
+  code: string;
+  route: string;
+  message: string;
+  count: number;
+  firstSeen: Date;
+  lastSeen: Date;
+  firstIncidentId: string;
+  lastIncidentId: string;
+}
+
+export interface ErrorBatch {
+  counts: ErrorCountRow[];
+  details: ErrorDetailRow[];
+  incidents: IncidentDelta[];
+}
+
+export interface AggregatorLimits {
+  /** Detail rows kept per fingerprint per minute. */
+  samplePerMinute: number;
+  /** Detail rows waiting for a flush; beyond this they are dropped (counts stay exact). */
+  maxPendingDetails: number;
+  /** Distinct fingerprints tracked for sampling within one minute. */
+  maxFingerprintsPerMinute: number;
+  /** Distinct incidents waiting for a flush. */
+  maxPendingIncidents: number;
+  incidentTracking: boolean;
+}
+
+/**
+ * In-memory side of error monitoring. Everything here is bounded whatever the error rate:
+ * counts aggregate per (minute, code, route), detail rows are sampled per fingerprint and minute,
+ * incidents aggregate per fingerprint until the next flush.
+ */
+export class ErrorAggregator {
+  private counts = new Map<string, ErrorCountRow>();
+  private details: ErrorDetailRow[] = [];
+  private incidents = new Map<string, IncidentDelta>();
+  private sampleMinute = 0;
+  private sampled = new Map<string, number>();
+  /** Detail rows left out by sampling or the pending bound since start. */
+  droppedDetails = 0;
+  /** Server errors that could not be grouped because too many distinct incidents were pending. */
+  droppedIncidentUpdates = 0;
+
+  constructor(private readonly limits: AggregatorLimits) {}
+
+  get pendingDetails(): number {
+    return this.details.length;
+  }
+
+  get pendingCountKeys(): number {
+    return this.counts.size;
+  }
+
+  get trackedFingerprints(): number {
+    return this.sampled.size;
+  }
+
+  add(e: ErrorEvent): void {
+    const at = e.at.getTime();
+    const minute = at - (at % 60_000);
+    const countKey = `${minute}\u0000${e.code}\u0000${e.route}`;
+    const row = this.counts.get(countKey);
+    if (row) row.count++;
+    else this.counts.set(countKey, { minute: new Date(minute), code: e.code, route: e.route, count: 1 });
+
+    const message = normaliseMessage(e.message);
+    const fingerprint = errorFingerprint(e.code, e.route, message);
+    if (minute !== this.sampleMinute) {
+      this.sampleMinute = minute;
+      this.sampled.clear();
+    }
+    const taken = this.sampled.get(fingerprint);
+    const canTrack = taken !== undefined || this.sampled.size < this.limits.maxFingerprintsPerMinute;
+    if (canTrack && (taken ?? 0) < this.limits.samplePerMinute && this.details.length < this.limits.maxPendingDetails) {
+      this.sampled.set(fingerprint, (taken ?? 0) + 1);
+      this.details.push({
+        at: e.at,
+        code: e.code,
+        status: e.status,
+        route: e.route,
+        method: e.method,
+        message: e.message.slice(0, 500),
+        requestId: e.requestId,
+        incidentId: e.incidentId,
+        fingerprint,
+        apiKeyId: e.apiKeyId,
+        userId: e.userId,
+      });
+    } else {
+      if (canTrack && taken !== undefined) this.sampled.set(fingerprint, taken + 1);
+      this.droppedDetails++;
+    }
+
+    if (!this.limits.incidentTracking || !isServerError(e.code)) return;
+    const inc = this.incidents.get(fingerprint);
+    if (inc) {
+      inc.count++;
+      if (e.at < inc.firstSeen) inc.firstSeen = e.at;
+      if (e.at >= inc.lastSeen) {
+        inc.lastSeen = e.at;
+        inc.lastIncidentId = e.incidentId;
+      }
+    } else if (this.incidents.size < this.limits.maxPendingIncidents) {
+      this.incidents.set(fingerprint, {
+        fingerprint,
+        code: e.code,
+        route: e.route,
+        message,
+        count: 1,
+        firstSeen: e.at,
+        lastSeen: e.at,
+        firstIncidentId: e.incidentId,
+        lastIncidentId: e.incidentId,
+      });
+    } else {
+      this.droppedIncidentUpdates++;
+    }
+  }
+
+  /** True when a flush should run now rather than on the timer. */
+  get wantsFlush(): boolean {
+    return this.details.length >= 500 || this.incidents.size >= this.limits.maxPendingIncidents;
+  }
+
+  isEmpty(): boolean {
+    return this.counts.size === 0 && this.details.length === 0 && this.incidents.size === 0;
+  }
+
+  /** Hands over everything pending and starts afresh. */
+  take(): ErrorBatch {
+    const batch = { counts: [...this.counts.values()], details: this.details, incidents: [...this.incidents.values()] };
+    this.counts = new Map();
+    this.details = [];
+    this.incidents = new Map();
+    return batch;
+  }
+
+  /** Puts back the aggregates of a batch that could not be written, so counts stay exact. Details are dropped. */
+  restore(batch: ErrorBatch): void {
+    for (const r of batch.counts) {
+      const key = `${r.minute.getTime()}\u0000${r.code}\u0000${r.route}`;
+      const row = this.counts.get(key);
+      if (row) row.count += r.count;
+      else this.counts.set(key, r);
+    }
+    this.droppedDetails += batch.details.length;
+    for (const d of batch.incidents) {
+      const inc = this.incidents.get(d.fingerprint);
+      if (!inc) {
+        this.incidents.set(d.fingerprint, d);
+        continue;
+      }
+      inc.count += d.count;
+      if (d.firstSeen < inc.firstSeen) {
+        inc.firstSeen = d.firstSeen;
+        inc.firstIncidentId = d.firstIncidentId;
+      }
+      if (d.lastSeen > inc.lastSeen) {
+        inc.lastSeen = d.lastSeen;
+        inc.lastIncidentId = d.lastIncidentId;
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { FrameReader, GenerationRequest, ModelProtocolClient } from './model-server.types';
+
+interface HapaFrame {
+  text?: unknown;
+  type?: unknown;
+  error?: unknown;
+}
+
+/** The original HAPA model server: POST /generate/stream with `model_type` = adapter (spec §5). */
+export class HapaClient implements ModelProtocolClient {
+  readonly protocol = 'hapa' as const;
+  readonly modelsPath = '/';
+
+  streamRequest(req: GenerationRequest): { path: string; body: string } {
+    return {
+      path: '/generate/stream',
+      body: JSON.stringify({
+        user_id: req.hapaUserId ?? 0,
+        prompt: req.prompt,
+        model_type: req.adapter,
+        user_select_options: {},
+        temperature: req.temperature,
+        top_p: req.topP,
+        max_tokens: req.maxTokens,
+      }),
+    };
+  }
+
+  readFrame(data: string, reader: FrameReader): void {
+    // Older builds end with [DONE], newer ones with {"type":"done"}.
+    if (data === '[DONE]') return reader.end();
+    const frame = JSON.parse(data) as HapaFrame;
+    if (frame.error !== undefined) return reader.fail(String(frame.error).slice(0, 200));
+    if (frame.type === 'done') return reader.end();
+    if (typeof frame.text === 'string' && frame.text) reader.text(frame.text);
+  }
+
+  errorMessage(status: number, body: string): string {
+    try {
+      const parsed = JSON.parse(body) as { detail?: unknown };
+      if (typeof parsed.detail === 'string') return `HTTP ${status}: ${parsed.detail.slice(0, 200)}`;
+    } catch {
+      // not JSON
+    }
+    return `HTTP ${status}`;
+  }
+
+  readModels(body: unknown): string[] {
+    const models = (body as { available_models?: unknown } | null)?.available_models;
+    return Array.isArray(models) ? models.filter((m): m is string => typeof m === 'string') : [];
+  }
+}

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { AiModelHealthPort } from '../health/ai-model-health.port';
+import { modelServerMetricProviders } from './model-server.metrics';
+import { ModelServerPool } from './model-server.pool';
+import { ModelServerService } from './model-server.service';
+
+/** Model-server clients, pool and health; global so the health module finds AiModelHealthPort. */
+@Global()
+@Module({
+  providers: [
+    ...modelServerMetricProviders,
+    ModelServerPool,
+    ModelServerService,
+    { provide: AiModelHealthPort, useExisting: ModelServerPool },
+  ],
+  exports: [ModelServerPool, ModelServerService, AiModelHealthPort],
+})
+export class ModelServerModule {}

@@ -1,0 +1,70 @@
+export type UpstreamProtocol = 'openai' | 'hapa';
+
+/** One configured model server. */
+export interface UpstreamServer {
+  /** Base URL without the protocol prefix or a trailing slash (credentials never logged). */
+  url: string;
+  origin: string;
+  /** Path prefix before /v1/... or /generate/... ('' normally). */
+  basePath: string;
+  protocol: UpstreamProtocol;
+  /** Bounded metric label: host:port. */
+  label: string;
+}
+
+/** What the gateway asks a model server to generate. */
+export interface GenerationRequest {
+  adapter: string;
+  prompt: string;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  stop: readonly string[];
+  /** HAPA protocol's integer user id (0 when unknown). */
+  hapaUserId?: number;
+}
+
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface GenerationOutcome {
+  usage: TokenUsage;
+  /** Usage reported by the server (false: estimated by the gateway). */
+  usageReported: boolean;
+  /** From the start of the call to the first token, ms. */
+  ttftMs: number;
+  /** Time spent waiting on model servers (all attempts), ms. */
+  upstreamMs: number;
+  server: string;
+  attempts: number;
+}
+
+/** Receives cleaned text (stop markers removed) in order. */
+export interface TokenSink {
+  text(delta: string): void;
+}
+
+/** Callbacks a protocol client drives while reading one upstream data frame. */
+export interface FrameReader {
+  text(delta: string): void;
+  usage(promptTokens: number, completionTokens: number): void;
+  /** The protocol's end marker ([DONE] or a done event). */
+  end(): void;
+  /** The server reported an error in the stream. */
+  fail(message: string): void;
+}
+
+/** A typed client for one wire protocol; transport, timeouts and retries are shared. */
+export interface ModelProtocolClient {
+  readonly protocol: UpstreamProtocol;
+  streamRequest(req: GenerationRequest): { path: string; body: string };
+  /** Parses one SSE `data:` payload; throws SyntaxError on an unreadable frame. */
+  readFrame(data: string, reader: FrameReader): void;
+  /** Reads an error body into a short message. */
+  errorMessage(status: number, body: string): string;
+  modelsPath: string;
+  readModels(body: unknown): string[];
+}
