@@ -31,6 +31,7 @@ describe('identity (open registration)', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({
+      apiKey: false,
       extraModules: [PrefsProbeModule],
       env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_ENABLED: 'false' },
     });
@@ -466,6 +467,7 @@ describe('identity (closed registration)', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({
+      apiKey: false,
       env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY, REGISTRATION_MODE: 'closed', RATE_LIMIT_ENABLED: 'false' },
     });
   });
@@ -542,8 +544,18 @@ describe('identity across instances', () => {
     const database = await createTestDatabase();
     const redisPrefix = `hapa-test:shared-${Date.now()}:`;
     const env = { SECRET_KEY: SECRET, RATE_LIMIT_ENABLED: 'false', AUTH_CACHE_TTL_SECONDS: '120' };
-    const a = await startTestApp({ database, redisPrefix, env });
-    const b = await startTestApp({ database, redisPrefix, env });
+    const a = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+    });
+    const b = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+    });
     try {
       const k = await factory.apiKey(a);
       // Warm both caches.
@@ -576,6 +588,7 @@ describe('identity on embedded PGlite', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({
+      apiKey: false,
       embedded: true,
       redis: false,
       env: { SECRET_KEY: SECRET, RATE_LIMIT_ENABLED: 'false' },

@@ -57,6 +57,7 @@ function e5009Events(app: TestApp): unknown[] {
 describe('rate limiting', () => {
   it('should limit per key with headers, 429 E4004 and Retry-After, and per IP on anonymous routes', async () => {
     const app = await startTestApp({
+      apiKey: false,
       extraModules: [ProbeModule],
       env: { DEFAULT_RATE_LIMIT: '3', RATE_LIMIT_WINDOW_MINUTES: '1' },
     });
@@ -98,6 +99,7 @@ describe('rate limiting', () => {
 
   it('should apply RATE_LIMIT_RULES per route and per-key overrides from the key record', async () => {
     const app = await startTestApp({
+      apiKey: false,
       extraModules: [ProbeModule],
       env: { ADMIN_API_KEY: ADMIN_KEY, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=2/1m' },
     });
@@ -124,6 +126,7 @@ describe('rate limiting', () => {
 
   it('should not limit anything with RATE_LIMIT_ENABLED=false', async () => {
     const app = await startTestApp({
+      apiKey: false,
       extraModules: [ProbeModule],
       env: { RATE_LIMIT_ENABLED: 'false', DEFAULT_RATE_LIMIT: '1', RATE_LIMIT_RULES: '/rl-probe=1/1m' },
     });
@@ -144,8 +147,20 @@ describe('rate limiting', () => {
     const database = await createTestDatabase();
     const redisPrefix = `hapa-test:rl-shared-${Date.now()}:`;
     const env = { DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=4/1m' };
-    const a = await startTestApp({ database, redisPrefix, env, extraModules: [ProbeModule] });
-    const b = await startTestApp({ database, redisPrefix, env, extraModules: [ProbeModule] });
+    const a = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    const b = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
     try {
       const k = await factory.apiKey(a);
       const statuses = [];
@@ -178,6 +193,7 @@ describe('rate limiting', () => {
 
     it('should keep serving with per-instance limits, report one E5009 and show redis down in /health', async () => {
       const app = await startTestApp({
+        apiKey: false,
         extraModules: [ProbeModule],
         env: { REDIS_URL: `redis://127.0.0.1:${port}`, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
       });
@@ -221,8 +237,20 @@ describe('stream slots', () => {
     const database = await createTestDatabase();
     const redisPrefix = `hapa-test:slots-${Date.now()}:`;
     const env = { MAX_CONCURRENT_STREAMS: '2', RATE_LIMIT_ENABLED: 'false', ADMIN_API_KEY: ADMIN_KEY };
-    const a = await startTestApp({ database, redisPrefix, env, extraModules: [ProbeModule] });
-    const b = await startTestApp({ database, redisPrefix, env, extraModules: [ProbeModule] });
+    const a = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    const b = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
     const open: { close: () => void }[] = [];
     try {
       const k = await factory.apiKey(a);
@@ -264,6 +292,7 @@ describe('stream slots', () => {
 
   it('should cap streams in memory when Redis is not configured', async () => {
     const app = await startTestApp({
+      apiKey: false,
       redis: false,
       extraModules: [ProbeModule],
       env: { MAX_CONCURRENT_STREAMS: '1', RATE_LIMIT_ENABLED: 'false' },

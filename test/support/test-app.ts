@@ -68,6 +68,22 @@ export interface TestAppOptions {
   /** Extra modules, for tests of cross-cutting behaviour (filters, pipes) through a test-only route. */
   extraModules?: Type[];
   logLevel?: LogLevel;
+  /**
+   * Default (true): the harness issues one API key with every permission and very high limits
+   * (through the admin route) and sends it on every request that carries no credentials of its own.
+   * false: requests go out exactly as written (tests of authentication itself).
+   */
+  apiKey?: boolean;
+}
+
+/** Bootstrap admin key the harness sets (unless a test sets ADMIN_API_KEY) to issue its default key. */
+export const TEST_ADMIN_API_KEY = 'hapa-test-harness-admin-key-0123456789';
+const defaultAuth = new Map<string, Record<string, string>>();
+
+/** The harness's default credentials for an app's base URL, unless `headers` already carry credentials. */
+export function withDefaultAuth(baseUrl: string, headers: Record<string, string> = {}): Record<string, string> {
+  const own = Object.keys(headers).some((h) => ['x-api-key', 'authorization'].includes(h.toLowerCase()));
+  return own ? headers : { ...defaultAuth.get(baseUrl), ...headers };
 }
 
 export interface TestApp {
@@ -75,6 +91,8 @@ export interface TestApp {
   server: RunningServer;
   db?: TestDatabase;
   redisPrefix: string;
+  /** The harness's default API key (see TestAppOptions.apiKey). */
+  apiKey?: string;
   /** Every log line the app wrote, for assertions on logging. */
   logs: string[];
   request(
@@ -102,6 +120,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     HOST: '127.0.0.1',
     PORT: '0',
     SHUTDOWN_TIMEOUT: '5',
+    ADMIN_API_KEY: TEST_ADMIN_API_KEY,
+    // Feature suites are not about per-route limits; rate-limit tests set their own rules.
+    RATE_LIMIT_RULES: '',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
     ...(opts.redis === false ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix }),
@@ -111,20 +132,41 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const logs: string[] = [];
   const logger = new JsonLogger(opts.logLevel ?? 'info', true, (line) => logs.push(line));
   const server = await startServer(config, logger, { extraModules: opts.extraModules });
+  const apiKey = opts.apiKey === false ? undefined : await issueDefaultKey(server.url, env.ADMIN_API_KEY);
+  if (apiKey) defaultAuth.set(server.url, { 'X-API-Key': apiKey });
   return {
     url: server.url,
     server,
     db,
     redisPrefix,
+    apiKey,
     logs,
-    request: (method, p, init) => request(server.url, method, p, init),
+    request: (method, p, init) =>
+      request(server.url, method, p, { ...init, headers: withDefaultAuth(server.url, init?.headers) }),
     async close() {
+      defaultAuth.delete(server.url);
       await server.shutdown();
       await ownDb?.drop();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       if (opts.redis !== false && !opts.redisPrefix) await deleteRedisKeys(redisPrefix);
     },
   };
+}
+
+async function issueDefaultKey(baseUrl: string, adminKey: string | undefined): Promise<string | undefined> {
+  if (!adminKey) return undefined;
+  const res = await request(baseUrl, 'POST', '/api/v1/admin/api-keys', {
+    headers: { 'X-API-Key': adminKey },
+    body: {
+      email: 'test-harness@example.com',
+      permissions: ['code_generation', 'code_completion', 'profile', 'analytics:read', 'admin'],
+      rate_limit: 10_000_000,
+      max_concurrent_streams: 10_000,
+      name: 'test harness',
+    },
+  }).catch(() => undefined);
+  // An app started against a broken database cannot issue keys; its requests then go out bare.
+  return res?.status === 201 ? (res.body.api_key as string) : undefined;
 }
 
 export async function request(
