@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createClient } from 'redis';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service';
 import { RunningServer, startServer } from '../../src/bootstrap';
 import { JsonLogger, LogLevel } from '../../src/common/logging/json-logger';
 import { loadConfig } from '../../src/config/app-config';
@@ -70,14 +71,12 @@ export interface TestAppOptions {
   logLevel?: LogLevel;
   /**
    * Default (true): the harness issues one API key with every permission and very high limits
-   * (through the admin route) and sends it on every request that carries no credentials of its own.
+   * (in process, as the admin route would) and sends it on every request that carries no credentials of its own.
    * false: requests go out exactly as written (tests of authentication itself).
    */
   apiKey?: boolean;
 }
 
-/** Bootstrap admin key the harness sets (unless a test sets ADMIN_API_KEY) to issue its default key. */
-export const TEST_ADMIN_API_KEY = 'hapa-test-harness-admin-key-0123456789';
 const defaultAuth = new Map<string, Record<string, string>>();
 
 /** The harness's default credentials for an app's base URL, unless `headers` already carry credentials. */
@@ -120,7 +119,6 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     HOST: '127.0.0.1',
     PORT: '0',
     SHUTDOWN_TIMEOUT: '5',
-    ADMIN_API_KEY: TEST_ADMIN_API_KEY,
     // Feature suites are not about per-route limits; rate-limit tests set their own rules.
     RATE_LIMIT_RULES: '',
     ...(db ? { DATABASE_URL: db.url } : {}),
@@ -132,7 +130,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const logs: string[] = [];
   const logger = new JsonLogger(opts.logLevel ?? 'info', true, (line) => logs.push(line));
   const server = await startServer(config, logger, { extraModules: opts.extraModules });
-  const apiKey = opts.apiKey === false ? undefined : await issueDefaultKey(server.url, env.ADMIN_API_KEY);
+  const apiKey = opts.apiKey === false ? undefined : await issueDefaultKey(server);
   if (apiKey) defaultAuth.set(server.url, { 'X-API-Key': apiKey });
   return {
     url: server.url,
@@ -153,20 +151,21 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   };
 }
 
-async function issueDefaultKey(baseUrl: string, adminKey: string | undefined): Promise<string | undefined> {
-  if (!adminKey) return undefined;
-  const res = await request(baseUrl, 'POST', '/api/v1/admin/api-keys', {
-    headers: { 'X-API-Key': adminKey },
-    body: {
+/** Issued in process (not over HTTP), so the harness's key leaves no trace in usage or error records. */
+async function issueDefaultKey(server: RunningServer): Promise<string | undefined> {
+  try {
+    const issued = await server.app.get(ApiKeysService, { strict: false }).issueByAdmin({
       email: 'test-harness@example.com',
       permissions: ['code_generation', 'code_completion', 'profile', 'analytics:read', 'admin'],
       rate_limit: 10_000_000,
       max_concurrent_streams: 10_000,
       name: 'test harness',
-    },
-  }).catch(() => undefined);
-  // An app started against a broken database cannot issue keys; its requests then go out bare.
-  return res?.status === 201 ? (res.body.api_key as string) : undefined;
+    });
+    return issued.api_key;
+  } catch {
+    // An app started against a broken database cannot issue keys; its requests then go out bare.
+    return undefined;
+  }
 }
 
 export async function request(
