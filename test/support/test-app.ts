@@ -119,7 +119,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     HOST: '127.0.0.1',
     PORT: '0',
     SHUTDOWN_TIMEOUT: '5',
-    // Feature suites are not about per-route limits; rate-limit tests set their own rules.
+    // Feature suites are not about limits (anonymous test traffic shares one IP); the limiter still
+    // runs on every request. Rate-limit tests set their own limits and rules.
+    DEFAULT_RATE_LIMIT: '1000000',
     RATE_LIMIT_RULES: '',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
