@@ -124,6 +124,45 @@ describe('rate limiting', () => {
     }
   });
 
+  it('should make the code-generation aliases share their route rule and counter', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      env: {
+        DEFAULT_RATE_LIMIT: '1000',
+        RATE_LIMIT_RULES: '/code/generate=2/1m,/code/generate/stream=3/1m',
+      },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      // The limiter runs before validation, so empty bodies (422) count without calling a model.
+      const post = (path: string) => app.request('POST', V1 + path, { body: {}, headers: xApiKey(k.key) });
+      expect((await post('/code/generate')).status).toBe(422);
+      expect((await post('/generate-code')).status).toBe(422);
+      const over = await post('/code/generate');
+      expect(over.status).toBe(429);
+      expect(over.body.error_code).toBe('E4004');
+      expect((await post('/generate-code')).status).toBe(429);
+      const streams = [];
+      for (const path of [
+        '/code/generate/stream',
+        '/enhanced-stream-generate',
+        '/code/enhanced-stream-generate',
+        '/code/generate/stream',
+      ]) {
+        const res = await post(path);
+        streams.push([res.status, res.headers.get('x-ratelimit-limit')]);
+      }
+      expect(streams).toEqual([
+        [422, '3'],
+        [422, '3'],
+        [422, '3'],
+        [429, '3'],
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('should not limit anything with RATE_LIMIT_ENABLED=false', async () => {
     const app = await startTestApp({
       apiKey: false,
