@@ -4,14 +4,21 @@ const PROD_SECRET = 'a-production-secret-key-of-at-least-32-chars';
 
 describe('AppConfig identity and limits', () => {
   it('should default registration to closed in production and open elsewhere', () => {
-    expect(loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: PROD_SECRET }).security.registrationMode).toBe('closed');
+    expect(
+      loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: PROD_SECRET, VLLM_SERVER_URL: 'http://vllm:8000' }).security
+        .registrationMode,
+    ).toBe('closed');
     expect(loadConfig({ ENVIRONMENT: 'development' }).security.registrationMode).toBe('open');
     expect(loadConfig({ ENVIRONMENT: 'development', REGISTRATION_MODE: 'Closed' }).security.registrationMode).toBe(
       'closed',
     );
     expect(
-      loadConfig({ ENVIRONMENT: 'production', SECRET_KEY: PROD_SECRET, REGISTRATION_MODE: 'open' }).security
-        .registrationMode,
+      loadConfig({
+        ENVIRONMENT: 'production',
+        SECRET_KEY: PROD_SECRET,
+        VLLM_SERVER_URL: 'http://vllm:8000',
+        REGISTRATION_MODE: 'open',
+      }).security.registrationMode,
     ).toBe('open');
   });
 
