@@ -2,5 +2,9 @@
 // After `npm run migration:generate -- migrations/<Name>`, read the file, then add it here.
 import { MigrationInterface } from 'typeorm';
 import { ErrorMonitoringAndAnalytics1795363805662 } from './1795363805662-ErrorMonitoringAndAnalytics';
+import { CreateIdentity1795365152621 } from './1795365152621-CreateIdentity';
 
-export const MIGRATIONS: (new () => MigrationInterface)[] = [ErrorMonitoringAndAnalytics1795363805662];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  ErrorMonitoringAndAnalytics1795363805662,
+  CreateIdentity1795365152621,
+];

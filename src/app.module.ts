@@ -13,6 +13,9 @@ import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelServerModule } from './model-server/model-server.module';
 import { RedisModule } from './redis/redis.module';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { UsersModule } from './users/users.module';
 
 @Module({})
 export class AppModule {
@@ -25,6 +28,9 @@ export class AppModule {
       ErrorMonitoringModule,
       AnalyticsModule,
       CacheModule,
+      ApiKeysModule,
+      UsersModule,
+      RateLimitModule,
       ...extraModules,
     ];
     return {

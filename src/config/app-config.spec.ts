@@ -7,7 +7,17 @@ describe(AppConfig.name, () => {
     expect(sut.http).toMatchObject({ host: '0.0.0.0', port: 8000, apiPrefix: '/api/v1', maxBodySize: 1024 * 1024 });
     expect(sut.database.url).toBeUndefined();
     expect(sut.redis.url).toBeUndefined();
-    expect(sut.rateLimit).toEqual({ enabled: true, defaultLimit: 100, windowMs: 3_600_000 });
+    expect(sut.rateLimit).toEqual({
+      enabled: true,
+      defaultLimit: 100,
+      windowMs: 3_600_000,
+      rules: [
+        { route: '/code/generate', limit: 50, windowMs: 60_000 },
+        { route: '/code/generate/stream', limit: 20, windowMs: 60_000 },
+        { route: '/errors/dashboard', limit: 100, windowMs: 60_000 },
+      ],
+      maxConcurrentStreams: 4,
+    });
     expect(sut.modelServer.timeoutMs).toBe(30_000);
   });
 

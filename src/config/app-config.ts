@@ -1,4 +1,5 @@
 import { version as APP_VERSION } from '../../package.json';
+import { RateLimitRule } from '../rate-limit/rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
 
 export class ConfigValidationError extends Error {
@@ -21,11 +22,24 @@ export class AppConfig {
     requestTimeoutMs: number;
     shutdownTimeoutMs: number;
   };
-  readonly security: { secretKey: string; apiKeyExpiryDays: number };
+  readonly security: {
+    secretKey: string;
+    apiKeyExpiryDays: number;
+    accessTokenTtlSeconds: number;
+    registrationMode: 'open' | 'closed';
+    adminApiKey?: string;
+    authCacheTtlMs: number;
+  };
   readonly database: { url?: string; dataDir: string };
   readonly redis: { url?: string; keyPrefix: string };
   readonly cache: { enabled: boolean; ttlSeconds: number; maxSize: number; maxTemperature: number };
-  readonly rateLimit: { enabled: boolean; defaultLimit: number; windowMs: number };
+  readonly rateLimit: {
+    enabled: boolean;
+    defaultLimit: number;
+    windowMs: number;
+    rules: RateLimitRule[];
+    maxConcurrentStreams: number;
+  };
   readonly errorMonitoring: {
     enabled: boolean;
     retentionDays: number;
@@ -65,7 +79,14 @@ export class AppConfig {
       requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
       shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT * 1000,
     };
-    this.security = { secretKey: v.SECRET_KEY, apiKeyExpiryDays: v.API_KEY_EXPIRY_DAYS };
+    this.security = {
+      secretKey: v.SECRET_KEY,
+      apiKeyExpiryDays: v.API_KEY_EXPIRY_DAYS,
+      accessTokenTtlSeconds: v.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+      registrationMode: v.REGISTRATION_MODE ?? (isProduction ? 'closed' : 'open'),
+      adminApiKey: v.ADMIN_API_KEY,
+      authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+    };
     this.database = { url: v.DATABASE_URL, dataDir: v.DATA_DIR };
     this.redis = {
       url: v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined),
@@ -81,6 +102,8 @@ export class AppConfig {
       enabled: v.RATE_LIMIT_ENABLED,
       defaultLimit: v.DEFAULT_RATE_LIMIT,
       windowMs: v.RATE_LIMIT_WINDOW_MINUTES * 60_000,
+      rules: v.RATE_LIMIT_RULES,
+      maxConcurrentStreams: v.MAX_CONCURRENT_STREAMS,
     };
     this.errorMonitoring = {
       enabled: v.ERROR_MONITORING_ENABLED,

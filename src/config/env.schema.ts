@@ -1,3 +1,5 @@
+import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from '../rate-limit/rate-limit-rules';
+
 /**
  * Every environment variable the server reads, in one table: validation, defaults, `.env.example`,
  * secret masking in /api/v1/config/status and the README's configuration table all derive from it.
@@ -176,6 +178,30 @@ export const ENV_SCHEMA = {
     parse: str({ nonEmpty: true }),
   },
   API_KEY_EXPIRY_DAYS: { default: '90', description: 'Lifetime of newly issued API keys (days)', parse: int(1, 3650) },
+  ACCESS_TOKEN_EXPIRE_MINUTES: {
+    default: '30',
+    description: 'Lifetime of login tokens (JWT) from /users/login (minutes)',
+    parse: int(1, 30 * 24 * 60),
+  },
+  REGISTRATION_MODE: {
+    default: '',
+    description:
+      'open (anyone may get a key and a login token for an email) | closed (only admins issue keys); empty = closed in production, open otherwise',
+    parse: (raw: string) => (raw.trim() === '' ? undefined : oneOf('open', 'closed')(raw)),
+  },
+  ADMIN_API_KEY: {
+    default: '',
+    description:
+      'Bootstrap admin key (X-API-Key) for POST /api/v1/admin/api-keys; at least 24 characters; empty = none',
+    secret: true,
+    parse: (raw: string) => (raw === '' ? undefined : raw.length < 24 ? fail('must be at least 24 characters') : raw),
+  },
+  AUTH_CACHE_TTL_SECONDS: {
+    default: '5',
+    description:
+      'How long an API key lookup is cached in process; bounds how long a revoked key still works when Redis pub/sub is unavailable',
+    parse: int(1, 300),
+  },
   DATABASE_URL: {
     default: '',
     description: 'postgres://user:pass@host:5432/db; empty = embedded PostgreSQL (PGlite) under DATA_DIR',
@@ -230,15 +256,37 @@ export const ENV_SCHEMA = {
   RATE_LIMIT_ENABLED: { default: 'true', description: 'Turn rate limiting on or off', parse: bool },
   DEFAULT_RATE_LIMIT: { default: '100', description: 'Requests per key per window', parse: int(1, 10_000_000) },
   RATE_LIMIT_WINDOW_MINUTES: { default: '60', description: 'Rate-limit window (minutes)', parse: int(1, 7 * 24 * 60) },
+  RATE_LIMIT_RULES: {
+    default: DEFAULT_RATE_LIMIT_RULES,
+    description:
+      "Per-route limits on top of the default, comma-separated route=limit/window (window 30s, 1m, 2h, minute...); routes relative to API_V1_PREFIX; aliases share their route's rule",
+    parse: (raw: string) => {
+      try {
+        return parseRateLimitRules(raw);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+    },
+  },
+  MAX_CONCURRENT_STREAMS: {
+    default: '4',
+    description: 'Concurrent streams per API key (429 E4013 above); a key may override it',
+    parse: int(1, 10_000),
+  },
   ERROR_MONITORING_ENABLED: { default: 'true', description: 'Record error responses in the database', parse: bool },
   ERROR_RETENTION_DAYS: { default: '30', description: 'Days error records are kept', parse: int(1, 3650) },
   INCIDENT_TRACKING_ENABLED: { default: 'true', description: 'Group server errors into incidents', parse: bool },
   ERROR_SAMPLE_PER_MINUTE: {
     default: '20',
-    description: 'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
+    description:
+      'Detail rows stored per error fingerprint per minute (counts stay exact; see docs/error-monitoring.md)',
     parse: int(0, 100_000),
   },
-  ANALYTICS_RETENTION_DAYS: { default: '90', description: 'Days usage and completion events are kept', parse: int(1, 3650) },
+  ANALYTICS_RETENTION_DAYS: {
+    default: '90',
+    description: 'Days usage and completion events are kept',
+    parse: int(1, 3650),
+  },
   LOG_LEVEL: {
     default: 'info',
     description: 'debug | info | warn | error (case-insensitive)',

@@ -1,3 +1,5 @@
+import { withDefaultAuth } from './test-app';
+
 /** A minimal SSE reader for tests: collects `data:` frames, exactly as the extension sees them. */
 export interface SseFrame {
   raw: string;
@@ -23,7 +25,7 @@ export async function postSse(
 ): Promise<SseResponse> {
   const res = await fetch(baseUrl + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...opts.headers },
+    headers: { 'content-type': 'application/json', ...withDefaultAuth(baseUrl, opts.headers) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal: opts.signal,
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createClient } from 'redis';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service';
 import { RunningServer, startServer } from '../../src/bootstrap';
 import { JsonLogger, LogLevel } from '../../src/common/logging/json-logger';
 import { loadConfig } from '../../src/config/app-config';
@@ -68,6 +69,20 @@ export interface TestAppOptions {
   /** Extra modules, for tests of cross-cutting behaviour (filters, pipes) through a test-only route. */
   extraModules?: Type[];
   logLevel?: LogLevel;
+  /**
+   * Default (true): the harness issues one API key with every permission and very high limits
+   * (in process, as the admin route would) and sends it on every request that carries no credentials of its own.
+   * false: requests go out exactly as written (tests of authentication itself).
+   */
+  apiKey?: boolean;
+}
+
+const defaultAuth = new Map<string, Record<string, string>>();
+
+/** The harness's default credentials for an app's base URL, unless `headers` already carry credentials. */
+export function withDefaultAuth(baseUrl: string, headers: Record<string, string> = {}): Record<string, string> {
+  const own = Object.keys(headers).some((h) => ['x-api-key', 'authorization'].includes(h.toLowerCase()));
+  return own ? headers : { ...defaultAuth.get(baseUrl), ...headers };
 }
 
 export interface TestApp {
@@ -75,6 +90,8 @@ export interface TestApp {
   server: RunningServer;
   db?: TestDatabase;
   redisPrefix: string;
+  /** The harness's default API key (see TestAppOptions.apiKey). */
+  apiKey?: string;
   /** Every log line the app wrote, for assertions on logging. */
   logs: string[];
   request(
@@ -102,6 +119,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     HOST: '127.0.0.1',
     PORT: '0',
     SHUTDOWN_TIMEOUT: '5',
+    // Feature suites are not about limits (anonymous test traffic shares one IP); the limiter still
+    // runs on every request. Rate-limit tests set their own limits and rules.
+    DEFAULT_RATE_LIMIT: '1000000',
+    RATE_LIMIT_RULES: '',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
     ...(opts.redis === false ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix }),
@@ -111,20 +132,42 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const logs: string[] = [];
   const logger = new JsonLogger(opts.logLevel ?? 'info', true, (line) => logs.push(line));
   const server = await startServer(config, logger, { extraModules: opts.extraModules });
+  const apiKey = opts.apiKey === false ? undefined : await issueDefaultKey(server);
+  if (apiKey) defaultAuth.set(server.url, { 'X-API-Key': apiKey });
   return {
     url: server.url,
     server,
     db,
     redisPrefix,
+    apiKey,
     logs,
-    request: (method, p, init) => request(server.url, method, p, init),
+    request: (method, p, init) =>
+      request(server.url, method, p, { ...init, headers: withDefaultAuth(server.url, init?.headers) }),
     async close() {
+      defaultAuth.delete(server.url);
       await server.shutdown();
       await ownDb?.drop();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       if (opts.redis !== false && !opts.redisPrefix) await deleteRedisKeys(redisPrefix);
     },
   };
+}
+
+/** Issued in process (not over HTTP), so the harness's key leaves no trace in usage or error records. */
+async function issueDefaultKey(server: RunningServer): Promise<string | undefined> {
+  try {
+    const issued = await server.app.get(ApiKeysService, { strict: false }).issueByAdmin({
+      email: 'test-harness@example.com',
+      permissions: ['code_generation', 'code_completion', 'profile', 'analytics:read', 'admin'],
+      rate_limit: 10_000_000,
+      max_concurrent_streams: 10_000,
+      name: 'test harness',
+    });
+    return issued.api_key;
+  } catch {
+    // An app started against a broken database cannot issue keys; its requests then go out bare.
+    return undefined;
+  }
 }
 
 export async function request(

@@ -1,0 +1,176 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { RedisClientType } from 'redis';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-codes';
+import { AppLogger } from '../common/logging/json-logger';
+import { AppConfig } from '../config/app-config';
+import { RedisService } from '../redis/redis.service';
+import { AccessTokenService } from './access-token.service';
+import { hashApiKey, looksLikeApiKey, sameHash } from './api-key-secret';
+import { ApiKeyRepository, AuthKeyRecord } from './api-key.repository';
+import { LruCache } from './lru-cache';
+import { BOOTSTRAP_ADMIN_USER_ID, JWT_PERMISSIONS, KeyPrincipal } from './principal';
+
+const MAX_CACHED_KEYS = 10_000;
+const MAX_NEGATIVE = 10_000;
+const LAST_USED_FLUSH_MS = 5000;
+
+export interface PresentedCredentials {
+  apiKey?: string;
+  bearer?: string;
+}
+
+/**
+ * Turns presented credentials into a principal without a database round-trip on the hot path:
+ * key records are cached by hash (bounded LRU, AUTH_CACHE_TTL_SECONDS), unknown hashes briefly too,
+ * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches.
+ */
+@Injectable()
+export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
+  private readonly known: LruCache<string, AuthKeyRecord>;
+  private readonly unknown: LruCache<string, true>;
+  private readonly inflight = new Map<string, Promise<AuthKeyRecord | undefined>>();
+  private readonly usedKeyIds = new Set<string>();
+  private readonly adminHash?: string;
+  private readonly channel: string;
+  private subscriber?: RedisClientType;
+  private flushTimer?: NodeJS.Timeout;
+
+  constructor(
+    config: AppConfig,
+    private readonly keys: ApiKeyRepository,
+    private readonly tokens: AccessTokenService,
+    private readonly redis: RedisService,
+    private readonly logger: AppLogger,
+  ) {
+    const ttl = config.security.authCacheTtlMs;
+    this.known = new LruCache(MAX_CACHED_KEYS, ttl);
+    this.unknown = new LruCache(MAX_NEGATIVE, Math.min(ttl, 2000));
+    this.adminHash = config.security.adminApiKey ? hashApiKey(config.security.adminApiKey) : undefined;
+    this.channel = redis.key('auth', 'invalidate');
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.flushTimer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS);
+    this.flushTimer.unref();
+    if (!this.redis.client) return;
+    // SUBSCRIBE needs a connection of its own.
+    const sub = this.redis.client.duplicate() as RedisClientType;
+    this.subscriber = sub;
+    sub.on('error', () => undefined);
+    let readyBefore = false;
+    sub.on('ready', () => {
+      // After a reconnect, invalidations may have been missed while we were away.
+      if (readyBefore) this.known.clear();
+      readyBefore = true;
+    });
+    const subscribed = sub
+      .connect()
+      .then(() => sub.subscribe(this.channel, (hash) => this.dropLocal(hash)))
+      .catch((e: unknown) => this.logger.write('warn', 'auth invalidation channel unavailable', { error: String(e) }));
+    await Promise.race([subscribed, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushLastUsed();
+    const sub = this.subscriber;
+    if (sub) await (sub.isOpen ? sub.close() : Promise.resolve(sub.destroy())).catch(() => sub.destroy());
+  }
+
+  hasCredentials(c: PresentedCredentials): boolean {
+    return Boolean(c.apiKey || c.bearer);
+  }
+
+  /** The API key wins when both an X-API-Key and a Bearer token are sent. */
+  async authenticate(c: PresentedCredentials): Promise<KeyPrincipal> {
+    if (c.apiKey) return this.fromApiKey(c.apiKey);
+    const bearer = c.bearer ?? '';
+    if (this.isAdminKey(bearer) || looksLikeApiKey(bearer)) return this.fromApiKey(bearer);
+    return this.fromToken(bearer);
+  }
+
+  /** Drops a key from every instance's cache (locally now, elsewhere through pub/sub). */
+  async invalidate(hash: string): Promise<void> {
+    this.dropLocal(hash);
+    if (!this.redis.isReady) return;
+    await this.redis
+      .client!.publish(this.channel, hash)
+      .catch((e: unknown) =>
+        this.logger.write('warn', 'auth invalidation not published; cache TTL bounds it', { error: String(e) }),
+      );
+  }
+
+  private dropLocal(hash: string): void {
+    this.known.delete(hash);
+    this.unknown.delete(hash);
+  }
+
+  private isAdminKey(value: string): boolean {
+    return this.adminHash !== undefined && sameHash(hashApiKey(value), this.adminHash);
+  }
+
+  private async fromApiKey(value: string): Promise<KeyPrincipal> {
+    if (this.isAdminKey(value)) {
+      return { userId: BOOTSTRAP_ADMIN_USER_ID, permissions: ['admin'], via: 'admin_bootstrap' };
+    }
+    if (!looksLikeApiKey(value)) throw new AppException(ErrorCode.E4003);
+    const hash = hashApiKey(value);
+    const record = await this.lookup(hash);
+    if (!record || !sameHash(record.keyHash.trim(), hash) || record.revokedAt) throw new AppException(ErrorCode.E4003);
+    if (new Date(record.expiresAt).getTime() <= Date.now()) {
+      throw new AppException(ErrorCode.E4010, { message: 'API key expired' });
+    }
+    this.usedKeyIds.add(record.id);
+    return {
+      userId: record.userId,
+      apiKeyId: record.id,
+      permissions: record.permissions,
+      via: 'api_key',
+      limits: { rateLimit: record.rateLimit, maxConcurrentStreams: record.maxConcurrentStreams },
+    };
+  }
+
+  private fromToken(token: string): KeyPrincipal {
+    const r = this.tokens.verify(token);
+    if (!r.ok) {
+      throw r.reason === 'expired'
+        ? new AppException(ErrorCode.E4010, { message: 'Access token expired' })
+        : new AppException(ErrorCode.E4003);
+    }
+    return { userId: r.claims.sub, permissions: JWT_PERMISSIONS, via: 'jwt' };
+  }
+
+  private async lookup(hash: string): Promise<AuthKeyRecord | undefined> {
+    const hit = this.known.get(hash);
+    if (hit) return hit;
+    if (this.unknown.get(hash)) return undefined;
+    let pending = this.inflight.get(hash);
+    if (!pending) {
+      pending = this.keys
+        .findByHashForAuth(hash)
+        .then((record) => {
+          if (record) this.known.set(hash, record);
+          else this.unknown.set(hash, true);
+          return record;
+        })
+        .catch((e: unknown) => {
+          throw new AppException(ErrorCode.E5003, { cause: e });
+        })
+        .finally(() => this.inflight.delete(hash));
+      this.inflight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async flushLastUsed(): Promise<void> {
+    if (this.usedKeyIds.size === 0) return;
+    const ids = [...this.usedKeyIds];
+    this.usedKeyIds.clear();
+    await this.keys
+      .touchLastUsed(ids)
+      .catch((e: unknown) =>
+        this.logger.write('warn', 'last_used_at flush failed', { error: String(e), keys: ids.length }),
+      );
+  }
+}

@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { User } from '../users/user.entity';
+import { upsertUser } from '../users/users.repository';
+import { ApiKey } from './api-key.entity';
+
+export interface NewKeyFields {
+  permissions: string[];
+  expiresAt: Date;
+  name?: string | null;
+  rateLimit?: number | null;
+  maxConcurrentStreams?: number | null;
+}
+
+/** What the auth path needs about a key, hash included. */
+export type AuthKeyRecord = Pick<
+  ApiKey,
+  'id' | 'userId' | 'keyHash' | 'permissions' | 'rateLimit' | 'maxConcurrentStreams' | 'expiresAt' | 'revokedAt'
+>;
+
+@Injectable()
+export class ApiKeyRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /** The only query that reads key_hash. */
+  async findByHashForAuth(hash: string): Promise<AuthKeyRecord | undefined> {
+    const row = await this.ds
+      .getRepository(ApiKey)
+      .createQueryBuilder('k')
+      .addSelect('k.keyHash')
+      .where('k.keyHash = :hash', { hash })
+      .getOne();
+    return row ?? undefined;
+  }
+
+  /** Finds or creates the user by (normalised) email and stores a new key for it, in one transaction. */
+  async issueForEmail(
+    email: string,
+    username: string,
+    hash: string,
+    displayPrefix: string,
+    fields: NewKeyFields,
+  ): Promise<{ user: User; key: ApiKey }> {
+    return this.ds.transaction(async (em) => {
+      const user = await upsertUser(em, email, username);
+      const key = await insertKey(em, user.id, hash, displayPrefix, fields);
+      return { user, key };
+    });
+  }
+
+  listByUser(userId: string): Promise<ApiKey[]> {
+    return this.ds.getRepository(ApiKey).find({ where: { userId }, order: { createdAt: 'DESC' } });
+  }
+
+  /** Revokes the caller's own active key; returns its hash (for cache invalidation) or undefined when none matched. */
+  async revoke(userId: string, id: string): Promise<string | undefined> {
+    return this.ds.transaction((em) => revokeIn(em, userId, id));
+  }
+
+  /** Revokes the old key and stores its replacement with the same permissions and limits, atomically. */
+  async rotate(
+    userId: string,
+    id: string,
+    hash: string,
+    displayPrefix: string,
+    expiresAt: Date,
+  ): Promise<{ oldHash: string; key: ApiKey } | undefined> {
+    return this.ds.transaction(async (em) => {
+      const old = await em.getRepository(ApiKey).findOne({ where: { id, userId, revokedAt: IsNull() } });
+      if (!old) return undefined;
+      const oldHash = await revokeIn(em, userId, id);
+      if (!oldHash) return undefined;
+      const key = await insertKey(em, userId, hash, displayPrefix, {
+        permissions: old.permissions,
+        expiresAt,
+        name: old.name,
+        rateLimit: old.rateLimit,
+        maxConcurrentStreams: old.maxConcurrentStreams,
+      });
+      return { oldHash, key };
+    });
+  }
+
+  async touchLastUsed(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.ds.query(`UPDATE "api_keys" SET "last_used_at" = now() WHERE "id" = ANY($1::uuid[])`, [ids]);
+  }
+}
+
+async function insertKey(
+  em: EntityManager,
+  userId: string,
+  hash: string,
+  displayPrefix: string,
+  f: NewKeyFields,
+): Promise<ApiKey> {
+  const repo = em.getRepository(ApiKey);
+  const saved = await repo.save(
+    repo.create({
+      id: randomUUID(),
+      userId,
+      keyHash: hash,
+      keyPrefix: displayPrefix,
+      name: f.name ?? null,
+      permissions: f.permissions,
+      rateLimit: f.rateLimit ?? null,
+      maxConcurrentStreams: f.maxConcurrentStreams ?? null,
+      expiresAt: f.expiresAt,
+      revokedAt: null,
+      lastUsedAt: null,
+    }),
+  );
+  return saved;
+}
+
+async function revokeIn(em: EntityManager, userId: string, id: string): Promise<string | undefined> {
+  const rows: { key_hash: string }[][] | { key_hash: string }[] = await em.query(
+    `UPDATE "api_keys" SET "revoked_at" = now() WHERE "id" = $1 AND "user_id" = $2 AND "revoked_at" IS NULL RETURNING "key_hash"`,
+    [id, userId],
+  );
+  // TypeORM's postgres driver returns [rows, count] for UPDATE … RETURNING.
+  const list = (Array.isArray(rows[0]) ? rows[0] : rows) as { key_hash: string }[];
+  return list[0]?.key_hash;
+}

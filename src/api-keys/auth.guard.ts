@@ -1,0 +1,59 @@
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AppConfig } from '../config/app-config';
+import { AUTH_OPTIONS, AuthOptions } from '../common/auth/authenticated.decorator';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-codes';
+import { AppRequest } from '../common/http/app-request';
+import { ApiKeyAuthService, PresentedCredentials } from './api-key-auth.service';
+
+export const AUTH_WHEN_CLOSED = 'hapa:auth-when-closed';
+/**
+ * Public while REGISTRATION_MODE=open (credentials are ignored); needs a valid credential, like
+ * @Authenticated(), when registration is closed. Used by /users/login.
+ */
+export const AuthenticatedWhenRegistrationClosed = () => SetMetadata(AUTH_WHEN_CLOSED, true);
+
+export function presentedCredentials(req: AppRequest): PresentedCredentials {
+  const header = req.headers['x-api-key'];
+  const apiKey = (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return { apiKey, bearer: m?.[1] };
+}
+
+/** Enforces @Authenticated({permission}) and sets req.principal; undecorated routes stay public. */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly openRegistration: boolean;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly auth: ApiKeyAuthService,
+    config: AppConfig,
+  ) {
+    this.openRegistration = config.security.registrationMode === 'open';
+  }
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') return true;
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    let options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, targets);
+    if (!options && this.reflector.getAllAndOverride<boolean>(AUTH_WHEN_CLOSED, targets) && !this.openRegistration) {
+      options = {};
+    }
+    if (!options) return true;
+    const req = ctx.switchToHttp().getRequest<AppRequest>();
+    const creds = presentedCredentials(req);
+    if (!this.auth.hasCredentials(creds))
+      throw new AppException(ErrorCode.E4003, { message: 'Missing API key or token' });
+    const principal = await this.auth.authenticate(creds);
+    req.principal = principal;
+    const required = options.permission === undefined ? [] : [options.permission].flat();
+    const allowed =
+      required.length === 0 ||
+      principal.permissions.includes('admin') ||
+      required.some((p) => principal.permissions.includes(p));
+    if (!allowed) throw new AppException(ErrorCode.E4005, { message: `Requires permission: ${required.join(' or ')}` });
+    return true;
+  }
+}

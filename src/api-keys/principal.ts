@@ -1,0 +1,19 @@
+import { AuthPrincipal } from '../common/http/app-request';
+import { Permission } from '../common/auth/authenticated.decorator';
+
+/** The principal the auth guard sets, with the key's own limits for the rate limiter and stream slots. */
+export interface KeyPrincipal extends AuthPrincipal {
+  limits?: { rateLimit: number | null; maxConcurrentStreams: number | null };
+}
+
+/**
+ * What a login token (JWT) may do: the routes the VS Code extension calls with it (profile, settings,
+ * generation, completion). Never analytics:read or admin: those need an API key that carries them.
+ */
+export const JWT_PERMISSIONS: readonly Permission[] = ['profile', 'code_generation', 'code_completion'];
+
+/** Permissions of keys from self-service /users/generate-api-key. */
+export const SELF_SERVICE_PERMISSIONS: readonly Permission[] = ['code_generation', 'code_completion', 'profile'];
+
+/** Stands in for a user id on the bootstrap admin principal (no row in users). */
+export const BOOTSTRAP_ADMIN_USER_ID = '00000000-0000-0000-0000-000000000000';

@@ -1,0 +1,102 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  normalizeIp,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+} from '@nestjs/throttler';
+import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
+import type { KeyPrincipal } from '../api-keys/principal';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-codes';
+import { AppRequest, AppResponse, routeTemplate } from '../common/http/app-request';
+import { AppConfig } from '../config/app-config';
+import { canonicalRoute, RateLimitRule } from './rate-limit-rules';
+import { RateLimitStore } from './rate-limit.store';
+
+export const RATE_LIMITED_TOTAL = 'hapa_rate_limited_total';
+
+interface Bucket {
+  name: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * @nestjs/throttler guard with HAPA's policy: counted per API key (per user for login tokens,
+ * per client IP on anonymous routes); one window for every route of the API (DEFAULT_RATE_LIMIT or
+ * the key's own limit) plus a per-route rule from RATE_LIMIT_RULES. Runs after the auth guard.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  private readonly rules: Map<string, RateLimitRule>;
+
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() private readonly store: RateLimitStore,
+    reflector: Reflector,
+    private readonly config: AppConfig,
+    @InjectMetric(RATE_LIMITED_TOTAL) private readonly limited: Counter<'route'>,
+  ) {
+    super(options, store, reflector);
+    this.rules = new Map(config.rateLimit.rules.map((r) => [r.route, r]));
+  }
+
+  override async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (!this.config.rateLimit.enabled || ctx.getType() !== 'http') return true;
+    if (this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + 'default', [ctx.getHandler(), ctx.getClass()])) {
+      return true;
+    }
+    const req = ctx.switchToHttp().getRequest<AppRequest>();
+    const res = ctx.switchToHttp().getResponse<AppResponse>();
+    const template = routeTemplate(req);
+    const prefix = this.config.http.apiPrefix;
+    // Only the versioned API is limited; health probes and /metrics never are.
+    if (!template.startsWith(prefix + '/')) return true;
+    const route = canonicalRoute(template.slice(prefix.length));
+    if (route === '/health' || route.startsWith('/health/')) return true;
+
+    const principal = req.principal as KeyPrincipal | undefined;
+    const tracker = principal
+      ? principal.apiKeyId
+        ? `key:${principal.apiKeyId}`
+        : `user:${principal.userId}`
+      : `ip:${normalizeIp(req.ip ?? 'unknown', 56)}`;
+    const buckets: Bucket[] = [
+      {
+        name: 'all',
+        limit: principal?.limits?.rateLimit ?? this.config.rateLimit.defaultLimit,
+        windowMs: this.config.rateLimit.windowMs,
+      },
+    ];
+    const rule = this.rules.get(route);
+    if (rule) buckets.push({ name: `route:${rule.route}`, limit: rule.limit, windowMs: rule.windowMs });
+
+    const results = await Promise.all(
+      buckets.map(async (b) => ({
+        bucket: b,
+        record: await this.store.increment(`${b.name}:${tracker}`, b.windowMs, b.limit),
+      })),
+    );
+    // Report the bucket that binds: a blocked one first, else the one with the fewest requests left.
+    const binding = results.reduce((a, b) => {
+      if (a.record.isBlocked !== b.record.isBlocked) return a.record.isBlocked ? a : b;
+      return b.bucket.limit - b.record.totalHits < a.bucket.limit - a.record.totalHits ? b : a;
+    });
+    res.setHeader('X-RateLimit-Limit', binding.bucket.limit);
+    res.setHeader('X-RateLimit-Remaining', Math.max(0, binding.bucket.limit - binding.record.totalHits));
+    res.setHeader('X-RateLimit-Reset', binding.record.timeToExpire);
+    if (binding.record.isBlocked) {
+      this.limited.inc({ route: template });
+      throw new AppException(ErrorCode.E4004, {
+        message: `Rate limit exceeded: ${binding.bucket.limit} requests per ${Math.round(binding.bucket.windowMs / 1000)} s`,
+        headers: { 'Retry-After': String(binding.record.timeToBlockExpire) },
+      });
+    }
+    return true;
+  }
+}

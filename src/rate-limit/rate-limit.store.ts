@@ -1,0 +1,101 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { ThrottlerStorage } from '@nestjs/throttler';
+import { createHash } from 'node:crypto';
+import { RedisService } from '../redis/redis.service';
+import { StoreOutageMonitor } from './store-outage.monitor';
+
+// Fixed window: the first hit of a window sets its expiry; INCR and PEXPIRE are one atomic step.
+const HIT_SCRIPT = `
+local c = redis.call('INCR', KEYS[1])
+local t = redis.call('PTTL', KEYS[1])
+if c == 1 or t < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  t = tonumber(ARGV[1])
+end
+return {c, t}`;
+const HIT_SHA = createHash('sha1').update(HIT_SCRIPT).digest('hex');
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+const MAX_MEMORY_COUNTERS = 100_000;
+
+export interface Hit {
+  count: number;
+  msToReset: number;
+}
+
+/**
+ * Counters for @nestjs/throttler: in Redis (shared by every instance) when it is reachable,
+ * otherwise in this process. Keys are namespaced with REDIS_KEY_PREFIX.
+ */
+@Injectable()
+export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
+  private readonly memory = new Map<string, { count: number; resetAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly outage: StoreOutageMonitor,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    const { count, msToReset } = await this.hit(key, ttl);
+    const seconds = Math.max(1, Math.ceil(msToReset / 1000));
+    return { totalHits: count, timeToExpire: seconds, isBlocked: count > limit, timeToBlockExpire: seconds };
+  }
+
+  async hit(key: string, windowMs: number): Promise<Hit> {
+    const client = this.redis.client;
+    if (client) {
+      if (client.isReady) {
+        try {
+          const fullKey = this.redis.key('rl', key);
+          const r = await this.eval(fullKey, windowMs);
+          this.outage.recovered();
+          return r;
+        } catch (e) {
+          this.outage.failed(e);
+        }
+      } else {
+        this.outage.failed();
+      }
+    }
+    return this.hitMemory(key, windowMs);
+  }
+
+  private async eval(key: string, windowMs: number): Promise<Hit> {
+    const client = this.redis.client!;
+    const args = { keys: [key], arguments: [String(windowMs)] };
+    let reply: unknown;
+    try {
+      reply = await client.evalSha(HIT_SHA, args);
+    } catch (e) {
+      if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e;
+      reply = await client.eval(HIT_SCRIPT, args);
+    }
+    const [count, ttl] = reply as [number, number];
+    return { count: Number(count), msToReset: Number(ttl) };
+  }
+
+  private hitMemory(key: string, windowMs: number, now = Date.now()): Hit {
+    let entry = this.memory.get(key);
+    if (!entry || entry.resetAt <= now) {
+      if (this.memory.size >= MAX_MEMORY_COUNTERS) this.sweep(now);
+      entry = { count: 0, resetAt: now + windowMs };
+      this.memory.set(key, entry);
+    }
+    entry.count += 1;
+    return { count: entry.count, msToReset: entry.resetAt - now };
+  }
+
+  private sweep(now = Date.now()): void {
+    for (const [k, v] of this.memory) if (v.resetAt <= now) this.memory.delete(k);
+    // Still full of live windows: drop the oldest rather than grow without bound.
+    while (this.memory.size >= MAX_MEMORY_COUNTERS) this.memory.delete(this.memory.keys().next().value as string);
+  }
+}

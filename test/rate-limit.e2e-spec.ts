@@ -1,0 +1,381 @@
+import { Controller, Get, Module, Res } from '@nestjs/common';
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createClient } from 'redis';
+import type { Response } from 'express';
+import { Authenticated, Principal } from '../src/common/auth/authenticated.decorator';
+import type { AuthPrincipal } from '../src/common/http/app-request';
+import { StreamSlotsPort } from '../src/common/ports/stream-slots.port';
+import { ADMIN_KEY, factory, until, xApiKey } from './support/identity-factory';
+import { createTestDatabase, startTestApp, TestApp } from './support/test-app';
+
+// Protected routes standing in for the model routes (which another module owns).
+@Controller('rl-probe')
+class RateProbeController {
+  @Get() @Authenticated() hit() {
+    return { ok: true };
+  }
+  @Get('free') @Authenticated() free() {
+    return { ok: true };
+  }
+}
+
+// Holds a stream slot until the client goes away, as the streaming route will.
+@Controller('slot-probe')
+class SlotProbeController {
+  constructor(private readonly slots: StreamSlotsPort) {}
+  @Get() @Authenticated() async hold(@Principal() p: AuthPrincipal, @Res() res: Response) {
+    const release = await this.slots.acquire(p);
+    res.on('close', release);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: held\n\n');
+  }
+}
+@Module({ controllers: [RateProbeController, SlotProbeController] })
+class ProbeModule {}
+
+// The project-level testTimeout is not applied by jest 30; these tests start several apps.
+jest.setTimeout(60_000);
+
+const V1 = '/api/v1';
+const hit = (app: TestApp, key: string, path = '/rl-probe') => app.request('GET', V1 + path, { headers: xApiKey(key) });
+
+/** Opens a held stream; resolves once its first event (or an error body) arrived. */
+async function openStream(app: TestApp, key: string): Promise<{ status: number; body?: any; close: () => void }> {
+  const ctl = new AbortController();
+  const res = await fetch(`${app.url}${V1}/slot-probe`, { headers: xApiKey(key), signal: ctl.signal });
+  if (res.status !== 200) return { status: res.status, body: await res.json(), close: () => undefined };
+  const reader = res.body!.getReader();
+  await reader.read();
+  return { status: 200, close: () => ctl.abort() };
+}
+
+function e5009Events(app: TestApp): unknown[] {
+  return app.logs.map((l) => JSON.parse(l)).filter((l) => l.error_code === 'E5009');
+}
+
+describe('rate limiting', () => {
+  it('should limit per key with headers, 429 E4004 and Retry-After, and per IP on anonymous routes', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      extraModules: [ProbeModule],
+      env: { DEFAULT_RATE_LIMIT: '3', RATE_LIMIT_WINDOW_MINUTES: '1' },
+    });
+    try {
+      const k1 = await factory.apiKey(app); // IP bucket: 1
+      const k2 = await factory.apiKey(app); // IP bucket: 2
+      for (let i = 1; i <= 3; i++) {
+        const res = await hit(app, k1.key);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit')).toBe('3');
+        expect(res.headers.get('x-ratelimit-remaining')).toBe(String(3 - i));
+        expect(Number(res.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
+      }
+      const limited = await hit(app, k1.key);
+      expect(limited.status).toBe(429);
+      expect(limited.body).toMatchObject({ status: 'error', error_code: 'E4004' });
+      expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      // Another key has its own budget.
+      expect((await hit(app, k2.key)).status).toBe(200);
+      // Anonymous routes count per client IP.
+      expect(
+        (await app.request('POST', `${V1}/users/generate-api-key`, { body: { email: factory.email() } })).status,
+      ).toBe(200);
+      const anon = await app.request('POST', `${V1}/users/generate-api-key`, { body: { email: factory.email() } });
+      expect(anon.status).toBe(429);
+      expect(anon.body.error_code).toBe('E4004');
+      // Health probes are never limited.
+      for (let i = 0; i < 5; i++) expect((await app.request('GET', '/health/live')).status).toBe(200);
+      const metrics = await app.request('GET', '/metrics');
+      expect(metrics.text).toMatch(/hapa_rate_limited_total\{route="\/api\/v1\/rl-probe"\} [1-9]/);
+      expect(metrics.text).toMatch(/hapa_rate_limited_total\{route="\/api\/v1\/users\/generate-api-key"\} [1-9]/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should apply RATE_LIMIT_RULES per route and per-key overrides from the key record', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      extraModules: [ProbeModule],
+      env: { ADMIN_API_KEY: ADMIN_KEY, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=2/1m' },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      expect((await hit(app, k.key)).headers.get('x-ratelimit-limit')).toBe('2');
+      expect((await hit(app, k.key)).status).toBe(200);
+      expect((await hit(app, k.key)).status).toBe(429);
+      // The rule covers one route; the rest of the API still has the default budget.
+      const free = await hit(app, k.key, '/rl-probe/free');
+      expect(free.status).toBe(200);
+      expect(free.headers.get('x-ratelimit-limit')).toBe('1000');
+
+      const slow = await factory.adminKey(app, ADMIN_KEY, { email: factory.email(), rate_limit: 2 });
+      expect((await hit(app, slow.key, '/rl-probe/free')).headers.get('x-ratelimit-limit')).toBe('2');
+      expect((await hit(app, slow.key, '/rl-probe/free')).status).toBe(200);
+      const over = await hit(app, slow.key, '/rl-probe/free');
+      expect(over.status).toBe(429);
+      expect(over.body.error_code).toBe('E4004');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should make the code-generation aliases share their route rule and counter', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      env: {
+        DEFAULT_RATE_LIMIT: '1000',
+        RATE_LIMIT_RULES: '/code/generate=2/1m,/code/generate/stream=3/1m',
+      },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      // The limiter runs before validation, so empty bodies (422) count without calling a model.
+      const post = (path: string) => app.request('POST', V1 + path, { body: {}, headers: xApiKey(k.key) });
+      expect((await post('/code/generate')).status).toBe(422);
+      expect((await post('/generate-code')).status).toBe(422);
+      const over = await post('/code/generate');
+      expect(over.status).toBe(429);
+      expect(over.body.error_code).toBe('E4004');
+      expect((await post('/generate-code')).status).toBe(429);
+      const streams = [];
+      for (const path of [
+        '/code/generate/stream',
+        '/enhanced-stream-generate',
+        '/code/enhanced-stream-generate',
+        '/code/generate/stream',
+      ]) {
+        const res = await post(path);
+        streams.push([res.status, res.headers.get('x-ratelimit-limit')]);
+      }
+      expect(streams).toEqual([
+        [422, '3'],
+        [422, '3'],
+        [422, '3'],
+        [429, '3'],
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should not limit anything with RATE_LIMIT_ENABLED=false', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      extraModules: [ProbeModule],
+      env: { RATE_LIMIT_ENABLED: 'false', DEFAULT_RATE_LIMIT: '1', RATE_LIMIT_RULES: '/rl-probe=1/1m' },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      await factory.apiKey(app);
+      for (let i = 0; i < 3; i++) {
+        const res = await hit(app, k.key);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit')).toBeNull();
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should enforce one limit across two instances sharing Redis', async () => {
+    const database = await createTestDatabase();
+    const redisPrefix = `hapa-test:rl-shared-${Date.now()}:`;
+    const env = { DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=4/1m' };
+    const a = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    const b = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    try {
+      const k = await factory.apiKey(a);
+      const statuses = [];
+      for (const app of [a, b, a, b, a, b]) statuses.push((await hit(app, k.key)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    } finally {
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  });
+
+  describe('when Redis goes away mid-test', () => {
+    let redis: ChildProcess | undefined;
+    let port: number;
+    beforeAll(async () => {
+      port = await freePort();
+      redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+        stdio: 'ignore',
+      });
+      await until(
+        () => pingRedis(port),
+        (ok) => ok,
+        5000,
+      );
+    });
+    afterAll(() => {
+      if (redis && redis.exitCode === null) redis.kill('SIGKILL');
+    });
+
+    it('should keep serving with per-instance limits, report one E5009 and show redis down in /health', async () => {
+      const app = await startTestApp({
+        apiKey: false,
+        extraModules: [ProbeModule],
+        env: { REDIS_URL: `redis://127.0.0.1:${port}`, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
+      });
+      try {
+        const k = await factory.apiKey(app);
+        expect((await hit(app, k.key)).status).toBe(200);
+        expect((await hit(app, k.key)).status).toBe(200);
+        // The counter lives in that Redis.
+        const client = createClient({ url: `redis://127.0.0.1:${port}` });
+        await client.connect();
+        const keys = await client.keys(`${app.redisPrefix}rl:route:/rl-probe:*`);
+        expect(keys).toHaveLength(1);
+        expect(await client.get(keys[0])).toBe('2');
+        await client.close();
+
+        redis!.kill('SIGKILL');
+        await new Promise((r) => redis!.once('exit', r));
+
+        // Fresh in-memory window: three more pass, the fourth is limited; no request fails.
+        const statuses = [];
+        for (let i = 0; i < 5; i++) statuses.push((await hit(app, k.key)).status);
+        expect(statuses).toEqual([200, 200, 200, 429, 429]);
+        const stream = await openStream(app, k.key);
+        expect(stream.status).toBe(200);
+        stream.close();
+
+        const events = e5009Events(app);
+        expect(events).toHaveLength(1);
+        expect(events[0]).toMatchObject({ route: 'internal:rate-limit-store', status: 503 });
+        const health = await app.request('GET', '/health/detailed');
+        expect(health.body.checks.redis.status).toBe('down');
+      } finally {
+        await app.close();
+      }
+    });
+  });
+});
+
+describe('stream slots', () => {
+  it('should cap concurrent streams per key across instances and free a slot when the client disconnects', async () => {
+    const database = await createTestDatabase();
+    const redisPrefix = `hapa-test:slots-${Date.now()}:`;
+    const env = { MAX_CONCURRENT_STREAMS: '2', RATE_LIMIT_ENABLED: 'false', ADMIN_API_KEY: ADMIN_KEY };
+    const a = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    const b = await startTestApp({
+      apiKey: false,
+      database,
+      redisPrefix,
+      env,
+      extraModules: [ProbeModule],
+    });
+    const open: { close: () => void }[] = [];
+    try {
+      const k = await factory.apiKey(a);
+      const s1 = await openStream(a, k.key);
+      const s2 = await openStream(b, k.key);
+      open.push(s1, s2);
+      expect([s1.status, s2.status]).toEqual([200, 200]);
+      const third = await openStream(a, k.key);
+      expect(third.status).toBe(429);
+      expect(third.body.error_code).toBe('E4013');
+      // Another key is not affected.
+      const other = await factory.apiKey(a);
+      const o = await openStream(b, other.key);
+      open.push(o);
+      expect(o.status).toBe(200);
+
+      s1.close();
+      const retried = await until(
+        () => openStream(b, k.key),
+        (r) => r.status === 200,
+        3000,
+      );
+      open.push(retried);
+      expect(retried.status).toBe(200);
+
+      // A key's own limit replaces MAX_CONCURRENT_STREAMS.
+      const single = await factory.adminKey(a, ADMIN_KEY, { email: factory.email(), max_concurrent_streams: 1 });
+      const first = await openStream(a, single.key);
+      open.push(first);
+      expect(first.status).toBe(200);
+      expect((await openStream(b, single.key)).status).toBe(429);
+    } finally {
+      for (const s of open) s.close();
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  });
+
+  it('should cap streams in memory when Redis is not configured', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      redis: false,
+      extraModules: [ProbeModule],
+      env: { MAX_CONCURRENT_STREAMS: '1', RATE_LIMIT_ENABLED: 'false' },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      const s = await openStream(app, k.key);
+      expect(s.status).toBe(200);
+      expect((await openStream(app, k.key)).status).toBe(429);
+      s.close();
+      const again = await until(
+        () => openStream(app, k.key),
+        (r) => r.status === 200,
+        3000,
+      );
+      again.close();
+      expect(again.status).toBe(200);
+      expect(e5009Events(app)).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function pingRedis(port: number): Promise<boolean> {
+  const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.ping();
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
