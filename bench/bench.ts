@@ -38,6 +38,7 @@ const STREAMS = QUICK ? 200 : 1000;
 const STREAM_TOKENS = 256;
 const TOKEN_DELAY_MS = 20;
 const CANCELLED_STREAMS = 200;
+const STREAM_RAMP_MS = 2000;
 
 const PROMPT = 'write a function that removes duplicates from a list while keeping order';
 
@@ -226,6 +227,36 @@ async function stream(
   return { tokens, ordered, ttftMs, done, error };
 }
 
+/**
+ * Starts `n` streams evenly over `rampMs` (each lasts far longer, so all are open together at the end
+ * of the ramp) and tracks how many were open at once. Starting all in one instant would measure the
+ * queue of a single-threaded burst, not the time each stream adds.
+ */
+async function concurrentStreams(n: number, rampMs: number, open: () => Promise<StreamResult>) {
+  let current = 0;
+  let peak = 0;
+  const results = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, (i * rampMs) / n));
+      current++;
+      peak = Math.max(peak, current);
+      try {
+        return await open();
+      } catch (e) {
+        return { tokens: 0, ordered: false, ttftMs: NaN, done: false, error: String(e) } as StreamResult;
+      } finally {
+        current--;
+      }
+    }),
+  );
+  return { results, peak };
+}
+
+async function emulatorStats(emu: string, agent: Agent): Promise<{ requests: number; disconnects: number }> {
+  const r = await request(`${emu}/_emulator/stats`, { dispatcher: agent });
+  return (await r.body.json()) as { requests: number; disconnects: number };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -260,8 +291,8 @@ async function main(): Promise<void> {
     VLLM_SERVER_URL: emu,
     LOG_LEVEL: 'warn',
     RATE_LIMIT_ENABLED: 'true',
-    DEFAULT_RATE_LIMIT: '100000000',
-    RATE_LIMIT_RULES: '/code/generate=100000000/1m,/code/generate/stream=100000000/1m,/errors/dashboard=100000000/1m',
+    DEFAULT_RATE_LIMIT: '10000000',
+    RATE_LIMIT_RULES: '/code/generate=10000000/1m,/code/generate/stream=10000000/1m,/code/complete=10000000/1m',
     MAX_CONCURRENT_STREAMS: '5000',
     ERROR_MONITORING_ENABLED: 'true',
     INCIDENT_TRACKING_ENABLED: 'true',
@@ -279,8 +310,8 @@ async function main(): Promise<void> {
       body: JSON.stringify({
         email: 'bench@example.com',
         permissions: ['code_generation', 'code_completion', 'profile'],
-        rate_limit: 100000000,
-        concurrency_limit: 5000,
+        rate_limit: 10_000_000,
+        max_concurrent_streams: 5000,
       }),
       dispatcher: agent,
     });
@@ -335,21 +366,15 @@ async function main(): Promise<void> {
       stream: true,
       stop: ['<|EOT|>'],
     });
-    const directStreams = await Promise.all(
-      Array.from({ length: STREAMS }, () => stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai')),
+    const direct = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
+      stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai'),
     );
+    const directStreams = direct.results;
     resetPeak(serverPid);
-    const gatewayStreams = await Promise.all(
-      Array.from({ length: STREAMS }, () =>
-        stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway').catch((e): StreamResult => ({
-          tokens: 0,
-          ordered: false,
-          ttftMs: NaN,
-          done: false,
-          error: String(e),
-        })),
-      ),
+    const gateway = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
+      stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway'),
     );
+    const gatewayStreams = gateway.results;
     const peakRss = rssMb(serverPid, 'VmHWM');
     const directTtft = directStreams.map((s) => s.ttftMs).sort((a, b) => a - b);
     const gatewayTtft = gatewayStreams
@@ -360,6 +385,9 @@ async function main(): Promise<void> {
     const received = gatewayStreams.reduce((n, s) => n + s.tokens, 0);
     results.streaming = {
       streams: STREAMS,
+      ramp_ms: STREAM_RAMP_MS,
+      peak_concurrent_direct: direct.peak,
+      peak_concurrent_gateway: gateway.peak,
       tokens_per_stream: STREAM_TOKENS,
       tokens_expected: STREAMS * STREAM_TOKENS,
       tokens_sent_direct: sent,
@@ -394,6 +422,7 @@ async function main(): Promise<void> {
     await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
     const aborts = new Map<string, number>();
     const streamMs = STREAM_TOKENS * TOKEN_DELAY_MS;
+    const emuBefore = await emulatorStats(emu, agent);
     await Promise.all(
       Array.from({ length: CANCELLED_STREAMS }, async () => {
         const id = randomUUID();
@@ -421,10 +450,15 @@ async function main(): Promise<void> {
       if (ev.request_id && aborts.has(ev.request_id)) disconnects.set(ev.request_id, ev.at);
     }
     const delays = [...disconnects].map(([id, at]) => at - aborts.get(id)!).sort((a, b) => a - b);
+    const emuAfter = await emulatorStats(emu, agent);
+    // A client that leaves before its request reaches the model server leaves nothing to abort.
+    const reached = emuAfter.requests - emuBefore.requests;
     results.cancellation = {
       abandoned: CANCELLED_STREAMS,
+      reached_upstream: reached,
       upstream_aborted: disconnects.size,
-      aborted_pct: round((100 * disconnects.size) / CANCELLED_STREAMS, 1),
+      upstream_completed_anyway: reached - (emuAfter.disconnects - emuBefore.disconnects),
+      aborted_pct: round((100 * disconnects.size) / Math.max(1, reached), 1),
       abort_p50_ms: pct(delays, 50),
       abort_p99_ms: pct(delays, 99),
       abort_max_ms: delays[delays.length - 1],

@@ -4,10 +4,10 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { UsageRecorder } from './analytics/usage-recorder';
 import { AppModule } from './app.module';
-import { sseErrorEnvelopeMiddleware } from './code-gen/sse.interceptor';
-import { accessLogMiddleware } from './common/http/access-log.middleware';
+import { SSE_ROUTES } from './code-gen/sse';
+import { accessLogHook } from './common/http/access-log';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
-import { requestIdMiddleware } from './common/http/request-id.middleware';
+import { requestPipeline } from './common/http/request-pipeline';
 import { ServerLifecycle } from './common/http/server-lifecycle';
 import { setupSwagger } from './common/http/swagger';
 import { JsonLogger } from './common/logging/json-logger';
@@ -43,12 +43,18 @@ export async function createApp(
     },
   );
   app.disable('x-powered-by');
-  app.use(requestIdMiddleware);
-  app.use(sseErrorEnvelopeMiddleware(config.http.apiPrefix));
-  app.use(accessLogMiddleware(logger));
-  app.use(app.get(ServerLifecycle).middleware);
-  if (config.metrics.enabled) app.use(app.get(HttpMetricsService).middleware);
-  app.use(app.get(UsageRecorder).middleware);
+  app.set('etag', false); // API responses are not revalidated; an ETag costs a hash per response
+  app.use(
+    requestPipeline({
+      lifecycle: app.get(ServerLifecycle),
+      sseRoutes: new Set(SSE_ROUTES.map((p) => `${config.http.apiPrefix}/${p}`.toLowerCase())),
+      onClose: [
+        app.get(UsageRecorder).onClose,
+        ...(config.metrics.enabled ? [app.get(HttpMetricsService).onClose] : []),
+        ...[accessLogHook(logger)].filter((h) => h !== undefined),
+      ],
+    }),
+  );
   app.use(jsonBodyMiddleware(config.http.maxBodySize));
   setupSwagger(app, config);
   return app;

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => logger.error(err, err.stack, 'uncaughtException'));
 
   const server = await startServer(config, logger);
-  logger.write('info', `HAPA backend ${config.env.version} listening on ${server.url} ${describeRuntime(config)}`, {
+  logger.always(`HAPA backend ${config.env.version} listening on ${server.url} ${describeRuntime(config)}`, {
     environment: config.env.environment,
   });
   const stop = (signal: string) => {

@@ -212,19 +212,31 @@ describe('response cache on Redis', () => {
     expect(await stored()).toBe(storedBefore);
   });
 
-  it('should share one upstream generation between identical requests in flight', async () => {
+  it('should share one upstream generation between identical one-shot requests in flight', async () => {
+    emu.configure({ tokenDelayMs: 5 });
+    const body = { prompt: fresh('reverses words in a sentence'), max_tokens: 60 };
+    const before = requests();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => app.request('POST', GENERATE, { body })));
+    expect(requests() - before).toBe(1);
+    for (const a of answers) expect(a.body.generated_code).toBe(answers[0].body.generated_code);
+    expect(answers.filter((a) => !a.body.cached)).toHaveLength(1);
+  });
+
+  it('should share one streaming generation between streams and the one-shot requests that join it', async () => {
     emu.configure({ tokenDelayMs: 10 });
     const body = { prompt: fresh('merges two sorted lists'), max_tokens: 120 };
     const statsBefore = (await app.request('GET', STATS)).body.by_type.code_generation;
-    const oneShots = Array.from({ length: 5 }, () => app.request('POST', GENERATE, { body }));
     const streams = Array.from({ length: 3 }, () => postSse(app.url, STREAM, body));
+    // one-shot requests arriving while the stream is generating join it (a stream never waits on a one-shot answer)
+    while (emu.stats().inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    const oneShots = Array.from({ length: 5 }, () => app.request('POST', GENERATE, { body }));
     const [answers, streamed] = await Promise.all([Promise.all(oneShots), Promise.all(streams)]);
     expect(requests()).toBe(1);
     for (const a of answers) {
       expect(a.status).toBe(200);
       expect(a.body.generated_code).toBe(answers[0].body.generated_code);
+      expect(a.body.cached).toBe(true);
     }
-    expect(answers.filter((a) => !a.body.cached)).toHaveLength(1); // the one that led the generation
     const text = streamedText(streamed[0].frames);
     expect(text).toContain(answers[0].body.generated_code);
     const requestIds = new Set<string>();

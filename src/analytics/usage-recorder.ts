@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { NextFunction, Response } from 'express';
+import type { Response } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import { SerialFlusher } from '../common/batching/serial-flusher';
 import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-request';
@@ -81,12 +81,6 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     await this.flush();
   }
 
-  /** Express middleware, mounted in bootstrap before the routes. */
-  readonly middleware = (req: AppRequest, res: Response, next: NextFunction): void => {
-    res.once('close', () => this.onClose(req, res));
-    next();
-  };
-
   get pending(): number {
     return this.usage.length + this.completions.length;
   }
@@ -101,7 +95,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     return this.flusher.flush();
   }
 
-  private onClose(req: AppRequest, res: Response): void {
+  /** Response closed: one usage event (called by the request pipeline). */
+  readonly onClose = (req: AppRequest, res: Response): void => {
     try {
       const route = routeTemplate(req);
       if (route === '/metrics' || route.startsWith('/health') || route === this.apiHealthRoute) return;
@@ -123,7 +118,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     } catch (e) {
       this.logFailure(e);
     }
-  }
+  };
 
   private accept(): boolean {
     if (this.pending >= MAX_PENDING) {

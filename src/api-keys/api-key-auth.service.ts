@@ -106,16 +106,16 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     this.unknown.delete(hash);
   }
 
-  private isAdminKey(value: string): boolean {
-    return this.adminHash !== undefined && sameHash(hashApiKey(value), this.adminHash);
+  private isAdminKey(value: string, hash = hashApiKey(value)): boolean {
+    return this.adminHash !== undefined && sameHash(hash, this.adminHash);
   }
 
   private async fromApiKey(value: string): Promise<KeyPrincipal> {
-    if (this.isAdminKey(value)) {
+    const hash = hashApiKey(value); // one hash per request: the admin check and the lookup share it
+    if (this.isAdminKey(value, hash)) {
       return { userId: BOOTSTRAP_ADMIN_USER_ID, permissions: ['admin'], via: 'admin_bootstrap' };
     }
     if (!looksLikeApiKey(value)) throw new AppException(ErrorCode.E4003);
-    const hash = hashApiKey(value);
     const record = await this.lookup(hash);
     if (!record || !sameHash(record.keyHash.trim(), hash) || record.revokedAt) throw new AppException(ErrorCode.E4003);
     if (new Date(record.expiresAt).getTime() <= Date.now()) {

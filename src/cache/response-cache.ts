@@ -55,21 +55,27 @@ export class ResponseCache {
     return createHash('sha256').update(normalised).digest('hex');
   }
 
-  /** A stored answer, the generation in flight for the same key, or a new generation (a miss). */
-  async open(key: string | undefined, req: GenerationRequest): Promise<AnswerSource> {
-    if (key === undefined) return { kind: 'generation', generation: this.newGeneration(undefined, req), joined: false };
-    let generation = this.joinable(key);
+  /**
+   * A stored answer, the generation in flight for the same key, or a new generation (a miss).
+   * `stream` requests generate upstream as a stream; one-shot requests ask for one JSON answer (no
+   * per-token work) and may also join a streaming generation, but a stream never waits on a one-shot one.
+   */
+  async open(key: string | undefined, req: GenerationRequest, stream: boolean): Promise<AnswerSource> {
+    if (key === undefined) {
+      return { kind: 'generation', generation: this.newGeneration(undefined, req, stream), joined: false };
+    }
+    let generation = this.joinable(key, stream);
     if (!generation) {
       const answer = await this.store.get<CachedAnswer>('code_generation', key);
       if (answer && Array.isArray(answer.deltas) && answer.usage) {
         this.stats.hit('code_generation');
         return { kind: 'stored', answer };
       }
-      generation = this.joinable(key);
+      generation = this.joinable(key, stream);
       if (!generation) {
         this.stats.miss('code_generation');
-        generation = this.newGeneration(key, req);
-        this.inFlight.set(key, generation);
+        generation = this.newGeneration(key, req, stream);
+        this.inFlight.set(flightKey(key, stream), generation);
         return { kind: 'generation', generation, joined: false };
       }
     }
@@ -82,18 +88,20 @@ export class ResponseCache {
     return this.inFlight.size;
   }
 
-  private joinable(key: string): SharedGeneration | undefined {
-    const g = this.inFlight.get(key);
-    return g?.joinable ? g : undefined;
+  private joinable(key: string, stream: boolean): SharedGeneration | undefined {
+    const own = this.inFlight.get(flightKey(key, stream));
+    if (own?.joinable) return own;
+    const streaming = stream ? undefined : this.inFlight.get(flightKey(key, true));
+    return streaming?.joinable ? streaming : undefined;
   }
 
-  private newGeneration(key: string | undefined, req: GenerationRequest): SharedGeneration {
+  private newGeneration(key: string | undefined, req: GenerationRequest, stream: boolean): SharedGeneration {
     const generation: SharedGeneration = new SharedGeneration(
-      (sink, ctl) => this.models.generate(req, sink, ctl),
+      (sink, ctl) => this.models.generate(req, sink, ctl, { stream }),
       (outcome, deltas) => {
         if (key === undefined) return;
         const forget = (): void => {
-          if (this.inFlight.get(key) === generation) this.inFlight.delete(key);
+          if (this.inFlight.get(flightKey(key, stream)) === generation) this.inFlight.delete(flightKey(key, stream));
         };
         // errors and abandoned generations are never stored
         if (!outcome) return forget();
@@ -105,3 +113,5 @@ export class ResponseCache {
     return generation;
   }
 }
+
+const flightKey = (key: string, stream: boolean): string => (stream ? 's:' : 'o:') + key;

@@ -61,6 +61,7 @@ export class CodeGenService {
   ): Promise<GenerateCodeResponseDto> {
     const client = watchClient(res);
     const prepared = await this.prepare(dto, principal);
+    prepared.request.requestId = req.id;
     const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
     if (!answer) return undefined as never; // nobody is left to answer
     const completionId = `cmpl-${randomUUID()}`;
@@ -105,9 +106,10 @@ export class CodeGenService {
       let counted = false;
       const run = async (): Promise<void> => {
         const prepared = await this.prepare(dto, principal);
+        prepared.request.requestId = req.id;
         if (principal && this.streamSlots) release = await this.streamSlots.acquire(principal);
         if (closed) return;
-        const source = await this.cache.open(this.cache.keyFor(prepared.request, dto.cache), prepared.request);
+        const source = await this.cache.open(this.cache.keyFor(prepared.request, dto.cache), prepared.request, true);
         if (closed) {
           if (source.kind === 'generation' && !source.joined) source.generation.drop();
           return;
@@ -182,6 +184,7 @@ export class CodeGenService {
         maxTokens: dto.max_tokens ?? COMPLETION_DEFAULT_TOKENS,
         stop: UPSTREAM_STOP,
         hapaUserId: hapaUserId(principal),
+        requestId: req.id,
       },
     };
     const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
@@ -278,7 +281,7 @@ export class CodeGenService {
    * the client left first (its leaving aborts the upstream request if nobody else waits on it).
    */
   private async answer(prepared: Prepared, key: string | undefined, client: ClientWatch): Promise<Answer | undefined> {
-    const source = await this.cache.open(key, prepared.request);
+    const source = await this.cache.open(key, prepared.request, false);
     if (source.kind === 'stored') return fromStored(source.answer);
     if (client.gone) {
       if (!source.joined) source.generation.drop();

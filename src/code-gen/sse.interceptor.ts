@@ -1,5 +1,5 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { Response } from 'express';
 import { Observable, Subscription } from 'rxjs';
 import { errorEvent, mapException } from '../common/errors/all-exceptions.filter';
 import { AppException } from '../common/errors/app.exception';
@@ -10,7 +10,7 @@ import { AppRequest } from '../common/http/app-request';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { AppConfig } from '../config/app-config';
 import { ClientGoneError } from '../model-server/model-server.service';
-import { SSE_DONE_FRAME, SSE_HEARTBEAT_FRAME, SSE_ROUTES, SseFrameWriter, SseItem } from './sse';
+import { SSE_DONE_FRAME, SSE_HEARTBEAT_FRAME, SseFrameWriter, SseItem } from './sse';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -128,19 +128,4 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       };
     });
   }
-}
-
-/**
- * Marks the stream routes before anything else runs (body parsing, auth, validation), so their
- * pre-stream JSON errors carry `type:"error"` and `content` for the extension.
- */
-export function sseErrorEnvelopeMiddleware(apiPrefix: string) {
-  const paths = new Set(SSE_ROUTES.map((p) => `${apiPrefix}/${p}`.toLowerCase()));
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.method === 'POST') {
-      const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
-      if (paths.has(path.toLowerCase())) res.locals.sseErrorEnvelope = true;
-    }
-    next();
-  };
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { NextFunction, Response } from 'express';
+import type { Response } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import { AppRequest, routeTemplate } from '../common/http/app-request';
 
@@ -11,15 +11,12 @@ export class HttpMetricsService {
     @InjectMetric('hapa_request_duration_seconds') private readonly duration: Histogram<'method' | 'route'>,
   ) {}
 
-  /** Express middleware: one observation per finished (or aborted) response. */
-  readonly middleware = (req: AppRequest, res: Response, next: NextFunction): void => {
-    res.once('close', () => {
-      const route = routeTemplate(req);
-      if (route === '/metrics') return; // scrapes would dominate the figures
-      const seconds = Number(process.hrtime.bigint() - req.startedAt) / 1e9;
-      this.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      this.duration.observe({ method: req.method, route }, seconds);
-    });
-    next();
+  /** One observation per finished (or aborted) response. */
+  readonly onClose = (req: AppRequest, res: Response): void => {
+    const route = routeTemplate(req);
+    if (route === '/metrics') return; // scrapes would dominate the figures
+    const seconds = Number(process.hrtime.bigint() - req.startedAt) / 1e9;
+    this.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+    this.duration.observe({ method: req.method, route }, seconds);
   };
 }

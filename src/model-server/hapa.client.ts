@@ -12,18 +12,18 @@ export class HapaClient implements ModelProtocolClient {
   readonly modelsPath = '/';
 
   streamRequest(req: GenerationRequest): { path: string; body: string } {
-    return {
-      path: '/generate/stream',
-      body: JSON.stringify({
-        user_id: req.hapaUserId ?? 0,
-        prompt: req.prompt,
-        model_type: req.adapter,
-        user_select_options: {},
-        temperature: req.temperature,
-        top_p: req.topP,
-        max_tokens: req.maxTokens,
-      }),
-    };
+    return { path: '/generate/stream', body: JSON.stringify(generation(req)) };
+  }
+
+  completeRequest(req: GenerationRequest): { path: string; body: string } {
+    return { path: '/generate', body: JSON.stringify(generation(req)) };
+  }
+
+  readCompletion(body: string): { text: string } {
+    const answer = JSON.parse(body) as { generated_text?: unknown; error?: unknown };
+    if (answer.error !== undefined) throw new Error(String(answer.error).slice(0, 200));
+    if (typeof answer.generated_text !== 'string') throw new Error('answer without generated_text');
+    return { text: answer.generated_text };
   }
 
   readFrame(data: string, reader: FrameReader): void {
@@ -49,4 +49,16 @@ export class HapaClient implements ModelProtocolClient {
     const models = (body as { available_models?: unknown } | null)?.available_models;
     return Array.isArray(models) ? models.filter((m): m is string => typeof m === 'string') : [];
   }
+}
+
+function generation(req: GenerationRequest) {
+  return {
+    user_id: req.hapaUserId ?? 0,
+    prompt: req.prompt,
+    model_type: req.adapter,
+    user_select_options: {},
+    temperature: req.temperature,
+    top_p: req.topP,
+    max_tokens: req.maxTokens,
+  };
 }

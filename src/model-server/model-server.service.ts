@@ -52,6 +52,8 @@ interface RunState {
 }
 
 export interface GenerateOptions {
+  /** false: ask for one JSON answer instead of a stream (one-shot routes); the sink then gets one delta. */
+  stream?: boolean;
   /** Cap on the whole call (one-shot requests), ms. */
   totalTimeoutMs?: number;
   /** Called once, when the first upstream token arrives (before it reaches the sink). */
@@ -163,7 +165,8 @@ export class ModelServerService {
     run: RunState,
     opts: GenerateOptions,
   ): Promise<void> {
-    const { path, body } = state.client.streamRequest(req);
+    const stream = opts.stream !== false;
+    const { path, body } = stream ? state.client.streamRequest(req) : state.client.completeRequest(req);
     const started = performance.now();
     state.inFlight++;
     try {
@@ -172,7 +175,12 @@ export class ModelServerService {
         res = await state.dispatcher.request({
           path: state.server.basePath + path,
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...this.pool.authHeaders },
+          headers: {
+            'content-type': 'application/json',
+            accept: stream ? 'text/event-stream' : 'application/json',
+            'x-request-id': req.requestId ?? '',
+            ...this.pool.authHeaders,
+          },
           body,
           signal: ctl.signal,
         });
@@ -186,10 +194,47 @@ export class ModelServerService {
         const message = state.client.errorMessage(res.statusCode, text);
         throw new AttemptError(ErrorCode.E5006, `${state.label}: ${message}`, true);
       }
-      await this.read(state, res.body, sink, ctl, run, opts);
+      if (stream) await this.read(state, res.body, sink, ctl, run, opts);
+      else await this.readWhole(state, res.body, sink, ctl, run, opts);
     } finally {
       state.inFlight--;
       run.upstreamMs += performance.now() - started;
+    }
+  }
+
+  /** One JSON answer: parsed once, stop markers removed, handed to the sink as one delta. */
+  private async readWhole(
+    state: ServerState,
+    body: Readable & { text(): Promise<string> },
+    sink: TokenSink,
+    ctl: AbortController,
+    run: RunState,
+    opts: GenerateOptions,
+  ): Promise<void> {
+    let raw: string;
+    try {
+      raw = await body.text();
+    } catch (e) {
+      if (ctl.signal.aborted) throw e;
+      throw new AttemptError(ErrorCode.E5007, `${state.label}: answer interrupted (${describeError(e)})`, true);
+    }
+    let answer: { text: string; promptTokens?: number; completionTokens?: number };
+    try {
+      answer = state.client.readCompletion(raw);
+    } catch (e) {
+      throw new AttemptError(ErrorCode.E5006, `${state.label}: unreadable answer (${describeError(e)})`, true);
+    }
+    run.firstTokenAt = performance.now();
+    clearTimeout(run.firstTokenTimer);
+    opts.onFirstToken?.();
+    run.promptTokens = answer.promptTokens;
+    run.completionTokens = answer.completionTokens;
+    run.frames = Math.ceil(answer.text.length / 4); // estimate when the server reports no usage
+    const stripper = new StopMarkerStripper();
+    const text = stripper.push(answer.text) + stripper.flush();
+    if (text.length > 0) {
+      run.emitted = true;
+      sink.text(text);
     }
   }
 

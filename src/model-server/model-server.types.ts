@@ -22,6 +22,8 @@ export interface GenerationRequest {
   stop: readonly string[];
   /** HAPA protocol's integer user id (0 when unknown). */
   hapaUserId?: number;
+  /** Forwarded as X-Request-Id so upstream logs can be matched with ours (not part of the cache key). */
+  requestId?: string;
 }
 
 export interface TokenUsage {
@@ -61,6 +63,10 @@ export interface FrameReader {
 export interface ModelProtocolClient {
   readonly protocol: UpstreamProtocol;
   streamRequest(req: GenerationRequest): { path: string; body: string };
+  /** The same generation as one JSON answer (one-shot routes: no per-token work on either side). */
+  completeRequest(req: GenerationRequest): { path: string; body: string };
+  /** Reads a one-shot answer; throws on an unreadable or error body. */
+  readCompletion(body: string): { text: string; promptTokens?: number; completionTokens?: number };
   /** Parses one SSE `data:` payload; throws SyntaxError on an unreadable frame. */
   readFrame(data: string, reader: FrameReader): void;
   /** Reads an error body into a short message. */

@@ -14,19 +14,22 @@ export class VllmOpenAiClient implements ModelProtocolClient {
   readonly modelsPath = '/v1/models';
 
   streamRequest(req: GenerationRequest): { path: string; body: string } {
-    return {
-      path: '/v1/completions',
-      body: JSON.stringify({
-        model: req.adapter,
-        prompt: req.prompt,
-        max_tokens: req.maxTokens,
-        temperature: req.temperature,
-        top_p: req.topP,
-        stop: req.stop,
-        stream: true,
-        stream_options: { include_usage: true },
-      }),
-    };
+    return { path: '/v1/completions', body: JSON.stringify({ ...completion(req), stream: true, stream_options: { include_usage: true } }) };
+  }
+
+  completeRequest(req: GenerationRequest): { path: string; body: string } {
+    return { path: '/v1/completions', body: JSON.stringify(completion(req)) };
+  }
+
+  readCompletion(body: string): { text: string; promptTokens?: number; completionTokens?: number } {
+    const answer = JSON.parse(body) as OpenAiChunk;
+    if (answer.object === 'error' || answer.error !== undefined) {
+      throw new Error(typeof answer.message === 'string' ? answer.message : 'model server reported an error');
+    }
+    const choice = answer.choices?.[0];
+    const text = choice?.text ?? choice?.delta?.content ?? (choice as { message?: { content?: string } })?.message?.content;
+    if (typeof text !== 'string') throw new Error('answer without choices[0].text');
+    return { text, promptTokens: answer.usage?.prompt_tokens, completionTokens: answer.usage?.completion_tokens };
   }
 
   readFrame(data: string, reader: FrameReader): void {
@@ -57,4 +60,15 @@ export class VllmOpenAiClient implements ModelProtocolClient {
     const data = (body as { data?: { id?: unknown }[] } | null)?.data;
     return Array.isArray(data) ? data.map((d) => d.id).filter((id): id is string => typeof id === 'string') : [];
   }
+}
+
+function completion(req: GenerationRequest) {
+  return {
+    model: req.adapter,
+    prompt: req.prompt,
+    max_tokens: req.maxTokens,
+    temperature: req.temperature,
+    top_p: req.topP,
+    stop: req.stop,
+  };
 }

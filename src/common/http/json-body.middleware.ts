@@ -10,7 +10,8 @@ import { AppRequest } from './app-request';
 export function jsonBodyMiddleware(limitBytes: number) {
   const parse = express.json({ limit: limitBytes, strict: false, type: ['application/json', 'application/*+json'] });
   return (req: AppRequest, res: Response, next: NextFunction): void => {
-    if (hasBody(req) && !req.is(['application/json', 'application/*+json'])) {
+    if (!hasBody(req)) return next();
+    if (!req.is(['application/json', 'application/*+json'])) {
       return next(new AppException(ErrorCode.E4001, { message: 'Content-Type must be application/json' }));
     }
     parse(req, res, (err?: unknown) => {

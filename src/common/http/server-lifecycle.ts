@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { NextFunction, Response } from 'express';
+import type { Response } from 'express';
 import type { Server } from 'node:http';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
-import { AppRequest } from './app-request';
 
 /**
  * Tracks in-flight requests (streams included) so SIGTERM can stop accepting work, let what is
@@ -24,16 +23,18 @@ export class ServerLifecycle {
     return this.draining;
   }
 
-  readonly middleware = (req: AppRequest, res: Response, next: NextFunction): void => {
+  /** Counts a new request in, or refuses it (E5008) while draining. */
+  admit(res: Response): void {
     if (this.draining) {
       res.setHeader('Connection', 'close');
-      return next(new AppException(ErrorCode.E5008, { message: 'Server is shutting down' }));
+      throw new AppException(ErrorCode.E5008, { message: 'Server is shutting down' });
     }
     this.inFlight++;
-    res.once('close', () => {
-      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
-    next();
+  }
+
+  /** Response closed (finished or aborted). */
+  readonly onClose = (): void => {
+    if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
   };
 
   /** Streams register here to end with an in-band error if the deadline passes. */

@@ -46,8 +46,17 @@ export class JsonLogger implements LoggerService {
     return RANK[level] >= this.min;
   }
 
+  /** Lines that must appear at any LOG_LEVEL (the start-up line), written as info. */
+  always(msg: string, fields?: Record<string, unknown>): void {
+    this.emit('info', msg, fields);
+  }
+
   write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     if (RANK[level] < this.min) return;
+    this.emit(level, msg, fields);
+  }
+
+  private emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     const safeMsg = redact(msg) as string;
     const safeFields = fields ? (redact(fields) as Record<string, unknown>) : undefined;
     if (this.structured) {

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Response } from 'express';
+import { AppRequest } from './app-request';
+import { ServerLifecycle } from './server-lifecycle';
+
+export type ResponseCloseHook = (req: AppRequest, res: Response) => void;
+
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The one Express layer in front of the routes: request id (a sane incoming X-Request-Id is kept),
+ * admission (refused while draining), stream-route marking, and a single `close` listener that runs
+ * every telemetry hook (lifecycle, metrics, access log, usage). One layer and one listener instead of
+ * one per concern: this runs on every request.
+ */
+export function requestPipeline(options: {
+  lifecycle: ServerLifecycle;
+  onClose: ResponseCloseHook[];
+  /** Lower-cased paths whose pre-stream errors carry the SSE envelope (type/content). */
+  sseRoutes: ReadonlySet<string>;
+}) {
+  const { lifecycle, sseRoutes } = options;
+  const hooks = options.onClose;
+  return (req: AppRequest, res: Response, next: NextFunction): void => {
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.startedAt = process.hrtime.bigint();
+    res.setHeader('X-Request-Id', req.id);
+    if (req.method === 'POST' && sseRoutes.size > 0 && sseRoutes.has(normalisePath(req.path))) {
+      res.locals.sseErrorEnvelope = true;
+    }
+    try {
+      lifecycle.admit(res);
+    } catch (e) {
+      return next(e);
+    }
+    res.once('close', () => {
+      lifecycle.onClose();
+      for (const hook of hooks) hook(req, res);
+    });
+    next();
+  };
+}
+
+function normalisePath(path: string): string {
+  const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return p.toLowerCase();
+}
