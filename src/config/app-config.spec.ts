@@ -57,6 +57,11 @@ describe(AppConfig.name, () => {
     expect(sut.redis.url).toBe('redis://cache:6380');
   });
 
+  it('should log at debug level when DEBUG is on', () => {
+    expect(loadConfig({ DEBUG: 'true', LOG_LEVEL: 'warn' }).logging.level).toBe('debug');
+    expect(loadConfig({ LOG_LEVEL: 'warn' }).logging.level).toBe('warn');
+  });
+
   it('should mask secrets in the public view', () => {
     const sut = loadConfig({ DATABASE_URL: 'postgres://u:pw@h/db', AI_MODEL_API_KEY: 'sk-123' });
     const json = JSON.stringify(sut.toPublicJson());

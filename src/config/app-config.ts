@@ -112,7 +112,7 @@ export class AppConfig {
       samplePerMinute: v.ERROR_SAMPLE_PER_MINUTE,
     };
     this.analytics = { retentionDays: v.ANALYTICS_RETENTION_DAYS };
-    this.logging = { level: v.LOG_LEVEL, structured: v.STRUCTURED_LOGGING };
+    this.logging = { level: v.DEBUG ? 'debug' : v.LOG_LEVEL, structured: v.STRUCTURED_LOGGING };
     this.metrics = { enabled: v.PROMETHEUS_ENABLED };
     this.modelServer = {
       urls: v.VLLM_SERVER_URL,

@@ -37,6 +37,14 @@ describe('configuration documentation', () => {
     }
   });
 
+  it('should list every schema variable with its default in the README configuration table', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const [name, spec] of Object.entries(ENV_SCHEMA)) {
+      const shown = spec.default === '' ? '*(empty)*' : '`' + spec.default.replace(/\|/g, '\\|') + '`';
+      expect(readme).toContain(`| \`${name}\` | ${shown} |`);
+    }
+  });
+
   it('should read no variable that .env.example does not document', () => {
     const read = new Set<string>();
     for (const file of [...sourceFiles(path.join(ROOT, 'src')), ...sourceFiles(path.join(ROOT, 'bench'))]) {

@@ -163,7 +163,11 @@ export const ENV_SCHEMA = {
     description: 'development | production | test; production enforces real secrets and closed registration',
     parse: oneOf('development', 'production', 'test'),
   },
-  DEBUG: { default: 'false', description: 'Verbose errors in logs (never in response bodies)', parse: bool },
+  DEBUG: {
+    default: 'false',
+    description: 'true = log at debug level whatever LOG_LEVEL says (response bodies never get more detail)',
+    parse: bool,
+  },
   HOST: { default: '0.0.0.0', description: 'Interface to listen on', parse: str({ nonEmpty: true }) },
   PORT: { default: '8000', description: 'HTTP port', parse: int(0, 65535) },
   API_V1_PREFIX: {
