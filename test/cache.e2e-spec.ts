@@ -398,12 +398,14 @@ describe('response cache on Redis', () => {
       expect(cg.body).toMatchObject({ success: true, cleared: ['code_generation'] });
       expect(cg.body.deleted_entries).toBeGreaterThanOrEqual(1);
       expect(await redis.keys(`${app.redisPrefix}cache:code_generation:*`)).toEqual([]);
-      expect(await redis.keys(`${app.redisPrefix}cache:user_profiles:*`)).toHaveLength(1);
+      // The probe's profile and the stored preferences of the harness user, read by every generation.
+      expect(await redis.keys(`${app.redisPrefix}cache:user_profiles:*`)).toHaveLength(2);
+      expect(await redis.exists(`${app.redisPrefix}cache:user_profiles:u1`)).toBe(1);
       expect((await app.request('POST', GENERATE, { body })).body.cached).toBe(false);
-      expect((await app.request('GET', STATS)).body.by_type.user_profiles.entries).toBe(1);
+      expect((await app.request('GET', STATS)).body.by_type.user_profiles.entries).toBe(2);
 
       const profiles = await app.request('DELETE', CLEAR, { body: { cache_type: 'user_profiles', confirm: true } });
-      expect(profiles.body).toMatchObject({ cleared: ['user_profiles'], deleted_entries: 1 });
+      expect(profiles.body).toMatchObject({ cleared: ['user_profiles'], deleted_entries: 2 });
       expect((await app.request('GET', '/api/v1/probe-profile/u1')).body.profile).toBeNull();
       expect(await redis.keys(`${app.redisPrefix}cache:code_generation:*`)).toHaveLength(1);
 
@@ -443,7 +445,8 @@ describe('response cache in process (no Redis)', () => {
     app = await startTestApp({
       redis: false,
       extraModules: [ProfileProbeModule],
-      env: { VLLM_SERVER_URL: await emu.listen(), MAX_CACHE_SIZE: '3', CACHE_TTL: '60' },
+      // 4: three answers plus the harness user's stored preferences, which every generation reads.
+      env: { VLLM_SERVER_URL: await emu.listen(), MAX_CACHE_SIZE: '4', CACHE_TTL: '60' },
     });
   });
   afterAll(async () => {
@@ -456,7 +459,8 @@ describe('response cache in process (no Redis)', () => {
     for (const body of prompts) await app.request('POST', GENERATE, { body });
     expect(emu.stats().requests).toBe(5);
     const stats = (await app.request('GET', STATS)).body;
-    expect(stats).toMatchObject({ backend: 'memory', max_size: 3, ttl_seconds: 60 });
+    expect(stats).toMatchObject({ backend: 'memory', max_size: 4, ttl_seconds: 60 });
+    expect(stats.by_type.user_profiles.entries).toBe(1);
     expect(stats.by_type.code_generation.entries).toBe(3);
     expect((await app.request('POST', GENERATE, { body: prompts[4] })).body.cached).toBe(true);
     expect((await app.request('POST', GENERATE, { body: prompts[2] })).body.cached).toBe(true);
@@ -475,7 +479,7 @@ describe('response cache in process (no Redis)', () => {
     expect(r.body.deleted_entries).toBe(2);
     const stats = (await app.request('GET', STATS)).body;
     expect(stats.by_type.code_generation.entries).toBe(0);
-    expect(stats.by_type.user_profiles.entries).toBe(1);
+    expect(stats.by_type.user_profiles.entries).toBe(2); // the probe's and the harness user's
   });
 });
 

@@ -1,12 +1,10 @@
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
+import { Controller, Get, Module } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Counter } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { AppException } from '../src/common/errors/app.exception';
 import { ErrorCode } from '../src/common/errors/error-codes';
@@ -20,40 +18,17 @@ const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 // Grafana's interval variables, as Grafana would expand them for a 1 s scrape interval.
 const GRAFANA_VARIABLES: Record<string, string> = { $__rate_interval: '1m', $__interval: '15s', $__range: '5m' };
 
-// STAND-IN: hapa_rate_limited_total belongs to rate limiting, which lands later (same name, type and
-// labels as it will have); once merged, delete StandInMetrics and drive real 429s below. Every other
-// metric comes from real traffic: code generation against the emulator (cache hits and misses, active
-// streams, tokens, time to first token), the model-server pool's probe (hapa_model_server_up) and errors.
-@Injectable()
-class StandInMetrics {
-  constructor(@InjectMetric('hapa_rate_limited_total') readonly rateLimited: Counter<'route'>) {}
-
-  tick(): void {
-    this.rateLimited.inc({ route: '/api/v1/code/generate' });
-  }
-}
-
+// Every metric comes from real traffic: code generation against the emulator (cache hits and misses,
+// active streams, tokens, time to first token), the model-server pool's probe (hapa_model_server_up),
+// errors, and real rate limiting (a 1-per-minute rule on /code/models) for hapa_rate_limited_total.
 @Controller('probe')
 class TrafficController {
-  constructor(private readonly standIns: StandInMetrics) {}
-
   @Get('fail') fail(): never {
-    this.standIns.tick();
     throw new AppException(ErrorCode.E5005);
   }
 }
 
-@Module({
-  controllers: [TrafficController],
-  providers: [
-    StandInMetrics,
-    makeCounterProvider({
-      name: 'hapa_rate_limited_total',
-      help: 'Requests refused by rate limiting',
-      labelNames: ['route'],
-    }),
-  ],
-})
+@Module({ controllers: [TrafficController] })
 class TrafficModule {}
 
 interface Panel {
@@ -113,7 +88,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
       extraModules: [TrafficModule],
       redis: false,
       logLevel: 'warn',
-      env: { VLLM_SERVER_URL: await emu.listen(), HEALTH_PROBE_INTERVAL: '0.5' },
+      env: { VLLM_SERVER_URL: await emu.listen(), HEALTH_PROBE_INTERVAL: '0.5', RATE_LIMIT_RULES: '/code/models=1/1m' },
     });
     dir = mkdtempSync(path.join(tmpdir(), 'hapa-prom-'));
     const target = new URL(app.url).host;
@@ -219,6 +194,9 @@ describe('Grafana dashboard against a real Prometheus', () => {
         postSse(app.url, '/api/v1/code/generate/stream', { prompt: `Write a parser number ${round}`, max_tokens: 40 }),
       ]);
       await app.request('GET', '/api/v1/probe/fail');
+      // Past the first request of the window, every one is refused by the real limiter.
+      const models = await app.request('GET', '/api/v1/code/models');
+      if (round > 1) expect(models.status).toBe(429);
       await sleep(100);
     }
     const metrics = (await app.request('GET', '/metrics')).text;
@@ -226,6 +204,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
     expect(metrics).toMatch(/^hapa_cache_misses_total\{cache_type="code_generation"\} [1-9]/m);
     expect(metrics).toMatch(/^hapa_model_server_up\{server="[^"]+"\} 1$/m);
     expect(metrics).toMatch(/^hapa_active_streams 0$/m); // every stream ended
+    expect(metrics).toMatch(/^hapa_rate_limited_total\{route="\/api\/v1\/code\/models"\} [1-9]/m);
     let during = '';
     emu.configure({ tokenDelayMs: 20 }); // ~0.8 s of stream to read the gauge in
     await postSse(

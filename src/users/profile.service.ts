@@ -26,7 +26,7 @@ export class ProfileService {
   async saveProfile(userId: string, dto: ProfileDto): Promise<ProfileResponseDto> {
     const saved = await this.users.saveProfile(userId, dto.profile_data, dto.settings_mapping ?? []);
     if (!saved) throw userNotFound();
-    this.preferences.invalidate(userId);
+    await this.preferences.invalidate(userId);
     return toProfileDto(saved);
   }
 
@@ -52,7 +52,7 @@ export class ProfileService {
       });
     }
     if (!(await this.users.replaceSettings(userId, ids))) throw userNotFound();
-    this.preferences.invalidate(userId);
+    await this.preferences.invalidate(userId);
     return toSettingDtos(ids.sort((a, b) => a - b));
   }
 }
