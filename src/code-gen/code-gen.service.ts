@@ -102,6 +102,7 @@ export class CodeGenService {
       let closed = false;
       let finished = false;
       let detach: (() => void) | undefined;
+      let stopWaiting: (() => void) | undefined;
       let release: (() => void) | undefined;
       let counted = false;
       const run = async (): Promise<void> => {
@@ -138,6 +139,7 @@ export class CodeGenService {
           return done(source.answer.usage, source.answer.deltas);
         }
         await new Promise<void>((resolve, reject) => {
+          stopWaiting = resolve;
           detach = source.generation.attach({
             token: (delta) => sub.next(delta),
             end: (outcome, deltas) => {
@@ -157,7 +159,10 @@ export class CodeGenService {
         });
       return () => {
         closed = true;
-        if (!finished) detach?.();
+        if (finished) return;
+        detach?.();
+        // A detached listener is never settled: stop waiting so run() reaches its finally (slot, gauge).
+        stopWaiting?.();
       };
     });
   }
