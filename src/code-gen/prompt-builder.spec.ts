@@ -1,5 +1,5 @@
 import { GenerateCodeDto } from './dto/generate-code.dto';
-import { effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
+import { buildFimPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
 
 describe('prompt builder', () => {
   it('should resolve request > stored preferences > defaults', () => {
@@ -24,4 +24,12 @@ describe('prompt builder', () => {
       explanation: 'Fixed.',
     });
   });
+
+  it('should place prefix and suffix verbatim even when the code contains the placeholders', () => {
+    const template = '<B>{prefix}<H>{suffix}<E>';
+    const prefix = 'print(f"{prefix}{suffix}")\nx = $&';
+    const suffix = '\nreturn x  # {prefix}';
+    expect(buildFimPrompt(template, prefix, suffix)).toBe(`<B>${prefix}<H>${suffix}<E>`);
+  });
 });
+

@@ -217,8 +217,8 @@ export function buildPrompt(
 
 /** Fill-in-the-middle prompt from a template with {prefix} and {suffix}. */
 export function buildFimPrompt(template: string, prefix: string, suffix: string): string {
-  // Function replacers: `$` sequences in code must not be interpreted.
-  return template.replace('{prefix}', () => prefix).replace('{suffix}', () => suffix);
+  // One pass over the template only: code may itself contain `{suffix}` or `$&`, and must land verbatim.
+  return template.replace(/\{(prefix|suffix)\}/g, (_, slot: string) => (slot === 'prefix' ? prefix : suffix));
 }
 
 const SEPARATORS = ['--- Rationale ---', '--- Fix Explanation ---'];

@@ -17,7 +17,8 @@ const INPUT_RULES: Rule[] = [
   { id: 'eval_exec', pattern: /\b(eval|exec)\s*\(|\b(use|using|call|with)\s+(eval|exec)\b/i },
   {
     id: 'destructive_shell',
-    pattern: /\brm\s+-[a-z]*r[a-z]*f|\brm\s+-[a-z]*f[a-z]*r|\bmkfs\b|\bdd\s+if=|:\(\)\s*\{\s*:\|:&\s*\};:/i,
+    // bounded lookaheads: `rm -rrrr…` must not backtrack quadratically (the context field is 16k chars)
+    pattern: /\brm\s{1,8}-(?=[a-z]{0,16}r)(?=[a-z]{0,16}f)|\bmkfs\b|\bdd\s+if=|:\(\)\s*\{\s*:\|:&\s*\};:/i,
   },
   { id: 'sql_destruction', pattern: /\b(drop\s+(table|database|schema)|truncate\s+table)\b/i },
   {
@@ -37,7 +38,7 @@ const INPUT_RULES: Rule[] = [
 // Risky constructs in generated code; reported, never altered.
 const CODE_RULES: Rule[] = [
   { id: 'os_system', pattern: /\bos\.(system|popen|exec[lv]p?e?|spawn\w*)\s*\(/ },
-  { id: 'subprocess_shell', pattern: /\bsubprocess\.\w+\([^)]*shell\s*=\s*True/ },
+  { id: 'subprocess_shell', pattern: /\bsubprocess\.\w+\([^)]{0,300}shell\s*=\s*True/ }, // bounded: no quadratic scan
   { id: 'subprocess', pattern: /\bsubprocess\.(run|call|Popen|check_output|check_call)\s*\(/ },
   { id: 'eval_exec', pattern: /(^|[^.\w])(eval|exec)\s*\(/m },
   { id: 'pickle_loads', pattern: /\bpickle\.loads?\s*\(|\byaml\.load\s*\((?![^)]*Loader\s*=\s*yaml\.SafeLoader)/ },
