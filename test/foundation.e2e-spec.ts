@@ -85,6 +85,13 @@ describe.each([
     expect(res.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'name' })]));
   });
 
+  it('should answer absurdly deep JSON with 400 E4001, not a stack overflow', async () => {
+    const deep = '{"name":"ok","count":1,"junk":' + '['.repeat(3000) + ']'.repeat(3000) + '}';
+    const res = await app.request('POST', '/api/v1/probe', { body: deep });
+    expect([400, 413]).toContain(res.status);
+    expect(['E4001', 'E4008']).toContain(res.body.error_code);
+  });
+
   it('should answer wrong type, range and enum with 422 E4006 and details, nested fields dotted', async () => {
     const res = await app.request('POST', '/api/v1/probe', { body: { name: 5, count: 9, inner: { kind: 'z' } } });
     expect(res.status).toBe(422);
@@ -254,6 +261,14 @@ describe('readiness', () => {
       expect(summary.status).toBe(503);
       expect(summary.body).toMatchObject({ status: 'unhealthy', services: { database: 'disconnected' } });
       expect((await app.request('GET', '/health/live')).status).toBe(200);
+      // A route that needs the database answers 503 E5003 with Retry-After, not 500.
+      const write = await app.request('POST', '/api/v1/users/generate-api-key', {
+        body: { email: 'db-down@example.com' },
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      });
+      expect(write.status).toBe(503);
+      expect(write.body.error_code).toBe('E5003');
+      expect(write.headers.get('retry-after')).toBeTruthy();
     } finally {
       await withAdmin((c) => c.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`));
     }

@@ -119,4 +119,17 @@ describe(SharedGeneration.name, () => {
     expect(dropped.joinable).toBe(false);
     expect(run).not.toHaveBeenCalled();
   });
+
+  it('should still start a dropped generation for a client that had already joined it', async () => {
+    const g = manual();
+    g.sut.drop(); // the first client left before attaching
+    expect(g.sut.joinable).toBe(false);
+    const late = listener(false); // joined before the drop, attaches after it
+    g.sut.attach(late.l);
+    g.emit('answer');
+    g.finish();
+    await tick();
+    expect(late.events).toEqual(['end:answer']);
+    expect(g.settled).toEqual([undefined, OUTCOME]);
+  });
 });

@@ -24,7 +24,8 @@ export class SharedGeneration {
   readonly deltas: string[] = [];
   private readonly listeners = new Set<GenerationListener>();
   private readonly ctl = new AbortController();
-  private state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
+  // `dropped`: its first client left before it started; no new joins, but one who already joined may still start it.
+  private state: 'idle' | 'dropped' | 'running' | 'done' | 'failed' = 'idle';
   private outcome?: GenerationOutcome;
   // Once a stream client has seen a delta, a retry on another server can no longer start over.
   private streamed = false;
@@ -36,7 +37,7 @@ export class SharedGeneration {
 
   /** False once it failed or was abandoned: a new request must start its own generation. */
   get joinable(): boolean {
-    return this.state === 'done' || (this.state !== 'failed' && !this.ctl.signal.aborted);
+    return this.state === 'done' || (this.state !== 'failed' && this.state !== 'dropped' && !this.ctl.signal.aborted);
   }
 
   /** Adds a listener (starting the generation if it is the first); returns its detach function. */
@@ -51,14 +52,14 @@ export class SharedGeneration {
       for (const d of this.deltas) listener.token(d);
     }
     this.listeners.add(listener);
-    if (this.state === 'idle') this.start();
+    if (this.state === 'idle' || this.state === 'dropped') this.start();
     return () => this.detach(listener);
   }
 
   /** Gives up a generation nobody attached to (its client left before it started). */
   drop(): void {
     if (this.state !== 'idle') return;
-    this.state = 'failed';
+    this.state = 'dropped';
     this.onSettled(undefined, this.deltas);
   }
 

@@ -6,6 +6,7 @@ import { Gauge } from 'prom-client';
 import { Observable } from 'rxjs';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
+import { clientGone } from '../common/http/request-pipeline';
 import { AppRequest, AuthPrincipal } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
 import { StreamSlotsPort } from '../common/ports/stream-slots.port';
@@ -388,7 +389,8 @@ interface ClientWatch {
 
 /** Watches for the client leaving from the start, so a disconnect during preparation is not missed. */
 function watchClient(res: Response): ClientWatch {
-  let gone = false;
+  // The client may have left while guards and pipes ran: its close event has fired already.
+  let gone = clientGone(res);
   const callbacks = new Set<() => void>();
   res.once('close', () => {
     if (res.writableFinished) return;

@@ -32,4 +32,3 @@ describe('prompt builder', () => {
     expect(buildFimPrompt(template, prefix, suffix)).toBe(`<B>${prefix}<H>${suffix}<E>`);
   });
 });
-

@@ -7,6 +7,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { ErrorReporter } from '../common/errors/error-reporter';
 import { newIncidentId } from '../common/errors/incident-id';
 import { AppRequest } from '../common/http/app-request';
+import { clientGone } from '../common/http/request-pipeline';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { AppConfig } from '../config/app-config';
 import { ClientGoneError } from '../model-server/model-server.service';
@@ -60,6 +61,11 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         outer.complete();
       };
       res.on('close', onClose);
+      // Left while guards and pipes ran: the close event is past, so nothing would abort the upstream call.
+      if (clientGone(res)) {
+        onClose();
+        return;
+      }
 
       const write = (frame: string): void => {
         res.write(frame);

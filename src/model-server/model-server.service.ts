@@ -11,7 +11,7 @@ import { StopMarkerStripper } from './stop-markers';
 
 /** Why a generation's AbortController fired; the controller's `reason`. */
 export class GenerationAbort extends Error {
-  constructor(readonly kind: 'client' | 'first-token' | 'idle' | 'total' | 'shutdown') {
+  constructor(readonly kind: 'client' | 'first-token' | 'idle' | 'shutdown') {
     super(`generation aborted: ${kind}`);
     this.name = 'GenerationAbort';
   }
@@ -54,10 +54,6 @@ interface RunState {
 export interface GenerateOptions {
   /** false: ask for one JSON answer instead of a stream (one-shot routes); the sink then gets one delta. */
   stream?: boolean;
-  /** Cap on the whole call (one-shot requests), ms. */
-  totalTimeoutMs?: number;
-  /** Called once, when the first upstream token arrives (before it reaches the sink). */
-  onFirstToken?: () => void;
 }
 
 /**
@@ -81,14 +77,12 @@ export class ModelServerService {
     const run: RunState = { startedAt: performance.now(), emitted: false, frames: 0, upstreamMs: 0 };
     const signal = ctl.signal;
     if (signal.aborted) throw this.abortError(signal.reason);
-    run.firstTokenTimer = setTimeout(
-      () => ctl.abort(new GenerationAbort('first-token')),
-      this.config.modelServer.timeoutMs,
-    );
-    const totalTimer =
-      opts.totalTimeoutMs !== undefined
-        ? setTimeout(() => ctl.abort(new GenerationAbort('total')), opts.totalTimeoutMs)
-        : undefined;
+    // A one-shot answer arrives whole, so its first "token" is the end: allow the one-shot cap too.
+    const answerTimeoutMs =
+      opts.stream === false
+        ? Math.max(this.config.modelServer.timeoutMs, this.config.http.requestTimeoutMs)
+        : this.config.modelServer.timeoutMs;
+    run.firstTokenTimer = setTimeout(() => ctl.abort(new GenerationAbort('first-token')), answerTimeoutMs);
     const tried = new Set<ServerState>();
     let last: AttemptError | undefined;
     try {
@@ -127,7 +121,6 @@ export class ModelServerService {
     } finally {
       clearTimeout(run.firstTokenTimer);
       clearTimeout(run.idleTimer);
-      clearTimeout(totalTimer);
     }
     if (!last || last.refused) {
       throw new AppException(ErrorCode.E5005, {
@@ -148,8 +141,6 @@ export class ModelServerService {
           return new AppException(ErrorCode.E5001, { message: 'The AI model did not answer in time', cause: reason });
         case 'idle':
           return new AppException(ErrorCode.E5001, { message: 'The AI model stopped sending tokens', cause: reason });
-        case 'total':
-          return new AppException(ErrorCode.E5001, { message: 'The AI model took too long', cause: reason });
         case 'shutdown':
           return new AppException(ErrorCode.E5008, { message: 'Server is shutting down', cause: reason });
       }
@@ -194,8 +185,8 @@ export class ModelServerService {
         const message = state.client.errorMessage(res.statusCode, text);
         throw new AttemptError(ErrorCode.E5006, `${state.label}: ${message}`, true);
       }
-      if (stream) await this.read(state, res.body, sink, ctl, run, opts);
-      else await this.readWhole(state, res.body, sink, ctl, run, opts);
+      if (stream) await this.read(state, res.body, sink, ctl, run);
+      else await this.readWhole(state, res.body, sink, ctl, run);
     } finally {
       state.inFlight--;
       run.upstreamMs += performance.now() - started;
@@ -209,7 +200,6 @@ export class ModelServerService {
     sink: TokenSink,
     ctl: AbortController,
     run: RunState,
-    opts: GenerateOptions,
   ): Promise<void> {
     let raw: string;
     try {
@@ -226,7 +216,6 @@ export class ModelServerService {
     }
     run.firstTokenAt = performance.now();
     clearTimeout(run.firstTokenTimer);
-    opts.onFirstToken?.();
     run.promptTokens = answer.promptTokens;
     run.completionTokens = answer.completionTokens;
     run.frames = Math.ceil(answer.text.length / 4); // estimate when the server reports no usage
@@ -244,7 +233,6 @@ export class ModelServerService {
     sink: TokenSink,
     ctl: AbortController,
     run: RunState,
-    opts: GenerateOptions,
   ): Promise<void> {
     const idleMs = this.config.modelServer.idleTimeoutMs;
     const stripper = new StopMarkerStripper();
@@ -257,7 +245,6 @@ export class ModelServerService {
           run.firstTokenAt = performance.now();
           clearTimeout(run.firstTokenTimer);
           run.idleTimer = setTimeout(() => ctl.abort(new GenerationAbort('idle')), idleMs);
-          opts.onFirstToken?.();
         }
         const out = stripper.push(delta);
         if (out.length > 0) {

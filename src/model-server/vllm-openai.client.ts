@@ -14,7 +14,10 @@ export class VllmOpenAiClient implements ModelProtocolClient {
   readonly modelsPath = '/v1/models';
 
   streamRequest(req: GenerationRequest): { path: string; body: string } {
-    return { path: '/v1/completions', body: JSON.stringify({ ...completion(req), stream: true, stream_options: { include_usage: true } }) };
+    return {
+      path: '/v1/completions',
+      body: JSON.stringify({ ...completion(req), stream: true, stream_options: { include_usage: true } }),
+    };
   }
 
   completeRequest(req: GenerationRequest): { path: string; body: string } {
@@ -27,7 +30,8 @@ export class VllmOpenAiClient implements ModelProtocolClient {
       throw new Error(typeof answer.message === 'string' ? answer.message : 'model server reported an error');
     }
     const choice = answer.choices?.[0];
-    const text = choice?.text ?? choice?.delta?.content ?? (choice as { message?: { content?: string } })?.message?.content;
+    const text =
+      choice?.text ?? choice?.delta?.content ?? (choice as { message?: { content?: string } })?.message?.content;
     if (typeof text !== 'string') throw new Error('answer without choices[0].text');
     return { text, promptTokens: answer.usage?.prompt_tokens, completionTokens: answer.usage?.completion_tokens };
   }

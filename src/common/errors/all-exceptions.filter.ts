@@ -46,12 +46,33 @@ export function mapException(exception: unknown): Mapped {
     const message = code === ErrorCode.E4009 ? 'Route not found' : ERROR_CATALOGUE[code].message;
     return { code, status: ERROR_CATALOGUE[code].status, message, internal: exception.message };
   }
+  if (databaseUnavailable(exception)) {
+    return {
+      code: ErrorCode.E5003,
+      status: ERROR_CATALOGUE.E5003.status,
+      message: ERROR_CATALOGUE.E5003.message,
+      headers: { 'Retry-After': '5' },
+      internal: describe(exception),
+    };
+  }
   return {
     code: ErrorCode.E5004,
     status: 500,
     message: ERROR_CATALOGUE.E5004.message,
     internal: describe(exception),
   };
+}
+
+// Connection-level failures (not query errors): PostgreSQL SQLSTATE classes 08 and 57P, pool and socket errors.
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '53300', '57P01', '57P02', '57P03']);
+const DB_DOWN_MESSAGE =
+  /connection terminated|timeout exceeded when trying to connect|connection is not established|not currently accepting connections|does not allow connections|database system is (starting up|shutting down)|too many clients/i;
+
+function databaseUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const driver = (e as { driverError?: unknown }).driverError;
+  const code = String((e as { code?: unknown }).code ?? (driver as { code?: unknown } | undefined)?.code ?? '');
+  return DB_DOWN_CODES.has(code) || code.startsWith('08') || DB_DOWN_MESSAGE.test(e.message);
 }
 
 function describe(e: unknown): string {

@@ -5,6 +5,9 @@ import { ServerLifecycle } from './server-lifecycle';
 
 export type ResponseCloseHook = (req: AppRequest, res: Response) => void;
 
+/** True once the client went away before its response finished (set by the pipeline's close listener). */
+export const clientGone = (res: Response): boolean => res.locals.clientGone === true;
+
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -35,6 +38,8 @@ export function requestPipeline(options: {
       return next(e);
     }
     res.once('close', () => {
+      // Read by routes that start work later (after guards and pipes): a client gone by then aborts nothing otherwise.
+      if (!res.writableFinished) res.locals.clientGone = true;
       lifecycle.onClose();
       for (const hook of hooks) hook(req, res);
     });

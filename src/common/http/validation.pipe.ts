@@ -33,7 +33,7 @@ export class AppValidationPipe implements PipeTransform {
     },
   });
 
-  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
       if (value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0)) {
         // No body (or no content type): validate an empty object so required fields are reported.
@@ -42,7 +42,14 @@ export class AppValidationPipe implements PipeTransform {
         throw new AppException(ErrorCode.E4001, { message: 'Request body must be a JSON object' });
       }
     }
-    return this.inner.transform(value, metadata);
+    try {
+      return await this.inner.transform(value, metadata);
+    } catch (e) {
+      // class-transformer recurses into unknown fields too: absurdly deep JSON overflows the stack.
+      if (e instanceof RangeError)
+        throw new AppException(ErrorCode.E4001, { message: 'Request body is nested too deeply' });
+      throw e;
+    }
   }
 }
 
