@@ -1,0 +1,119 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ADMIN_KEY, bearer, factory, SECRET, xApiKey } from './support/identity-factory';
+import { startTestApp, TestApp } from './support/test-app';
+
+// The project-level testTimeout is not applied by jest 30; these tests start several apps.
+jest.setTimeout(60_000);
+
+const V1 = '/api/v1';
+const randomKey = () => 'hapa_' + randomBytes(32).toString('base64url');
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+
+describe('security: key management cannot escalate privileges (open registration)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      apiKey: false,
+      env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_ENABLED: 'false' },
+    });
+  });
+  afterAll(() => app?.close());
+
+  const issue = (email: string, permissions: string[]) => factory.adminKey(app, ADMIN_KEY, { email, permissions });
+  const canAdmin = async (key: string) =>
+    (await app.request('POST', `${V1}/admin/api-keys`, { body: { email: factory.email() }, headers: xApiKey(key) }))
+      .status;
+
+  it('should refuse rotating or revoking an admin key with a restricted key of the same user', async () => {
+    const email = factory.email('holder');
+    const admin = await issue(email, ['admin']);
+    const restricted = await issue(email, ['code_completion']);
+
+    const rotate = await app.request('POST', `${V1}/users/api-keys/${admin.keyId}/rotate`, {
+      headers: xApiKey(restricted.key),
+    });
+    expect(rotate.status).toBe(403);
+    expect(rotate.body.error_code).toBe('E4005');
+    expect(rotate.text).not.toMatch(/hapa_/);
+    const revoke = await app.request('DELETE', `${V1}/users/api-keys/${admin.keyId}`, {
+      headers: xApiKey(restricted.key),
+    });
+    expect(revoke.status).toBe(403);
+    expect(revoke.body.error_code).toBe('E4005');
+
+    // Nothing changed: the admin key still works and no new key was stored.
+    expect(await canAdmin(admin.key)).toBe(201);
+    const rows = await app.db!.query<{ n: string }>(
+      `SELECT count(*) AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+      [admin.userId],
+    );
+    expect(rows[0].n).toBe('2');
+  });
+
+  it('should refuse a key that lacks one of the target key’s permissions', async () => {
+    const email = factory.email('partial');
+    const wide = await issue(email, ['code_generation', 'code_completion', 'analytics:read']);
+    const narrow = await issue(email, ['code_generation', 'code_completion']);
+    for (const [method, path] of [
+      ['POST', `${V1}/users/api-keys/${wide.keyId}/rotate`],
+      ['DELETE', `${V1}/users/api-keys/${wide.keyId}`],
+    ]) {
+      const res = await app.request(method, path, { headers: xApiKey(narrow.key) });
+      expect(res.status).toBe(403);
+      expect(res.body.error_code).toBe('E4005');
+    }
+    // The other way round is ordinary key management.
+    const rotated = await app.request('POST', `${V1}/users/api-keys/${narrow.keyId}/rotate`, {
+      headers: xApiKey(wide.key),
+    });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.permissions.sort()).toEqual(['code_completion', 'code_generation']);
+  });
+
+  it('should refuse an anonymous login token for the admin’s email from rotating or revoking the admin key', async () => {
+    const email = factory.email('victim-admin');
+    const admin = await issue(email, ['admin', 'code_generation', 'code_completion', 'profile']);
+    // Open registration: anyone gets a login token for any email, without credentials.
+    const login = await app.request('POST', `${V1}/users/login`, { body: { email } });
+    expect(login.status).toBe(200);
+    const token = login.body.access_token as string;
+
+    const rotate = await app.request('POST', `${V1}/users/api-keys/${admin.keyId}/rotate`, { headers: bearer(token) });
+    expect(rotate.status).toBe(403);
+    expect(rotate.body.error_code).toBe('E4005');
+    expect(rotate.text).not.toMatch(/hapa_/);
+    const revoke = await app.request('DELETE', `${V1}/users/api-keys/${admin.keyId}`, { headers: bearer(token) });
+    expect(revoke.status).toBe(403);
+    expect(await canAdmin(admin.key)).toBe(201);
+  });
+
+  it('should still let users rotate and revoke their own ordinary keys, and admins any of their keys', async () => {
+    const k1 = await factory.apiKey(app);
+    const k2 = await factory.apiKey(app, k1.email);
+    const token = (await app.request('POST', `${V1}/users/login`, { body: { email: k1.email } })).body.access_token;
+
+    const viaJwt = await app.request('POST', `${V1}/users/api-keys/${k2.keyId}/rotate`, { headers: bearer(token) });
+    expect(viaJwt.status).toBe(200);
+    expect(viaJwt.body.permissions.sort()).toEqual(['code_completion', 'code_generation', 'profile']);
+    const self = await app.request('POST', `${V1}/users/api-keys/${k1.keyId}/rotate`, { headers: xApiKey(k1.key) });
+    expect(self.status).toBe(200);
+    const revoked = await app.request('DELETE', `${V1}/users/api-keys/${viaJwt.body.key_id}`, {
+      headers: xApiKey(self.body.api_key),
+    });
+    expect(revoked.status).toBe(200);
+
+    const email = factory.email('admin-own');
+    const admin = await issue(email, ['admin']);
+    const other = await issue(email, ['code_completion', 'analytics:read']);
+    const rotatedOther = await app.request('POST', `${V1}/users/api-keys/${other.keyId}/rotate`, {
+      headers: xApiKey(admin.key),
+    });
+    expect(rotatedOther.status).toBe(200);
+    const rotatedSelf = await app.request('POST', `${V1}/users/api-keys/${admin.keyId}/rotate`, {
+      headers: xApiKey(admin.key),
+    });
+    expect(rotatedSelf.status).toBe(200);
+    expect(rotatedSelf.body.permissions).toEqual(['admin']);
+    expect(await canAdmin(rotatedSelf.body.api_key)).toBe(201);
+  });
+});
