@@ -117,3 +117,64 @@ describe('security: key management cannot escalate privileges (open registration
     expect(await canAdmin(rotatedSelf.body.api_key)).toBe(201);
   });
 });
+
+describe('security: login tokens carry no more than the key that obtained them (closed registration)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      apiKey: false,
+      env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY, REGISTRATION_MODE: 'closed', RATE_LIMIT_ENABLED: 'false' },
+    });
+  });
+  afterAll(() => app?.close());
+
+  const login = (email: string, key: string) =>
+    app.request('POST', `${V1}/users/login`, { body: { email }, headers: xApiKey(key) });
+
+  it('should scope the token to the presenting key’s permissions', async () => {
+    const email = factory.email('scoped');
+    const completion = await factory.adminKey(app, ADMIN_KEY, { email, permissions: ['code_completion'] });
+    const res = await login(email, completion.key);
+    expect(res.status).toBe(200);
+    const token = res.body.access_token as string;
+    expect(claimsOf(token).perm).toEqual(['code_completion']);
+
+    const profile = await app.request('GET', `${V1}/users/profile`, { headers: bearer(token) });
+    expect(profile.status).toBe(403);
+    expect(profile.body.error_code).toBe('E4005');
+    expect((await app.request('GET', `${V1}/users/me`, { headers: bearer(token) })).status).toBe(200);
+
+    // Nor can the narrow token manage a wider key of the same user.
+    const wide = await factory.adminKey(app, ADMIN_KEY, { email, permissions: ['code_completion', 'profile'] });
+    const rotate = await app.request('POST', `${V1}/users/api-keys/${wide.keyId}/rotate`, { headers: bearer(token) });
+    expect(rotate.status).toBe(403);
+    expect(rotate.body.error_code).toBe('E4005');
+
+    // A token obtained with a narrow token stays narrow.
+    const again = await app.request('POST', `${V1}/users/login`, { body: { email }, headers: bearer(token) });
+    expect(again.status).toBe(200);
+    expect(claimsOf(again.body.access_token).perm).toEqual(['code_completion']);
+  });
+
+  it('should give full login-token permissions to a full key, and to admins (never admin itself)', async () => {
+    const email = factory.email('full');
+    const full = await factory.adminKey(app, ADMIN_KEY, {
+      email,
+      permissions: ['code_generation', 'code_completion', 'profile'],
+    });
+    const own = await login(email, full.key);
+    expect(claimsOf(own.body.access_token).perm.sort()).toEqual(['code_completion', 'code_generation', 'profile']);
+    expect((await app.request('GET', `${V1}/users/profile`, { headers: bearer(own.body.access_token) })).status).toBe(
+      200,
+    );
+
+    const byAdmin = await app.request('POST', `${V1}/users/login`, { body: { email }, headers: xApiKey(ADMIN_KEY) });
+    expect(byAdmin.status).toBe(200);
+    expect(claimsOf(byAdmin.body.access_token).perm.sort()).toEqual(['code_completion', 'code_generation', 'profile']);
+    const adminRoute = await app.request('POST', `${V1}/admin/api-keys`, {
+      body: { email: factory.email() },
+      headers: bearer(byAdmin.body.access_token),
+    });
+    expect(adminRoute.status).toBe(403);
+  });
+});

@@ -138,7 +138,10 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
         ? new AppException(ErrorCode.E4010, { message: 'Access token expired' })
         : new AppException(ErrorCode.E4003);
     }
-    return { userId: r.claims.sub, permissions: JWT_PERMISSIONS, via: 'jwt' };
+    // Scoped tokens never exceed JWT_PERMISSIONS, whatever they claim.
+    const scope = r.claims.perm;
+    const permissions = scope ? JWT_PERMISSIONS.filter((p) => scope.includes(p)) : JWT_PERMISSIONS;
+    return { userId: r.claims.sub, permissions, via: 'jwt' };
   }
 
   private async lookup(hash: string): Promise<AuthKeyRecord | undefined> {
