@@ -178,3 +178,48 @@ describe('security: login tokens carry no more than the key that obtained them (
     expect(adminRoute.status).toBe(403);
   });
 });
+
+describe.each([
+  ['Redis', true],
+  ['in-process counters', false],
+])('security: failed authentications are limited per client IP (%s)', (_, redis) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      apiKey: false,
+      redis,
+      env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_ENABLED: 'false', AUTH_FAILURE_LIMIT: '5' },
+    });
+  });
+  afterAll(() => app?.close());
+
+  it('should answer unknown keys with 429 E4004 once an IP is over the limit, without looking them up', async () => {
+    const known = await factory.apiKey(app);
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(known.key) })).status).toBe(200);
+    const token = (await app.request('POST', `${V1}/users/login`, { body: { email: known.email } })).body.access_token;
+
+    for (let i = 0; i < 5; i++) {
+      const res = await app.request('GET', `${V1}/users/me`, { headers: xApiKey(randomKey()) });
+      expect(res.status).toBe(401);
+      expect(res.body.error_code).toBe('E4003');
+    }
+    const limited = await app.request('GET', `${V1}/users/me`, { headers: xApiKey(randomKey()) });
+    expect(limited.status).toBe(429);
+    expect(limited.body.error_code).toBe('E4004');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+
+    // A valid key stored behind the app's back is refused too: proof that no lookup was made.
+    const secret = randomKey();
+    await app.db!.query(
+      `INSERT INTO api_keys (id, user_id, key_hash, key_prefix, permissions, expires_at)
+       VALUES (gen_random_uuid(), $1, $2, $3, ARRAY['profile'], now() + interval '1 day')`,
+      [known.userId, createHash('sha256').update(secret).digest('hex'), secret.slice(0, 12)],
+    );
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(secret) })).status).toBe(429);
+
+    // Keys this server has already seen valid, and login tokens, keep working from the same IP.
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(known.key) })).status).toBe(200);
+    expect((await app.request('GET', `${V1}/users/me`, { headers: bearer(token) })).status).toBe(200);
+  });
+});
