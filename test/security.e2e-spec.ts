@@ -223,3 +223,47 @@ describe.each([
     expect((await app.request('GET', `${V1}/users/me`, { headers: bearer(token) })).status).toBe(200);
   });
 });
+
+describe('security: text that PostgreSQL cannot store is a coded 422', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ env: { SECRET_KEY: SECRET, ADMIN_API_KEY: ADMIN_KEY } });
+  });
+  afterAll(() => app?.close());
+
+  const expect422 = (res: { status: number; body: { error_code?: string } }) => {
+    expect(res.status).toBe(422);
+    expect(res.body.error_code).toBe('E4006');
+  };
+
+  it('should reject lone surrogates and NUL in profile data, keys included', async () => {
+    for (const profile_data of [
+      { a: '\ud800' },
+      { a: 'x\udc00y' },
+      { nested: [{ b: 'ok\ud83d' }] },
+      { ['k\udfff']: 1 },
+      { a: 'nul\u0000' },
+    ]) {
+      expect422(await app.request('POST', `${V1}/users/profile`, { body: { profile_data } }));
+      expect422(await app.request('PUT', `${V1}/users/profile`, { body: { profile_data } }));
+    }
+    // A well-formed pair (an emoji) is fine.
+    const ok = await app.request('POST', `${V1}/users/profile`, { body: { profile_data: { a: 'hi \ud83d\ude00' } } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.profile_data).toEqual({ a: 'hi 😀' });
+  });
+
+  it('should reject NUL and lone surrogates in usernames and key names', async () => {
+    for (const username of ['nul\u0000user', 'lone\ud800']) {
+      expect422(
+        await app.request('POST', `${V1}/users/generate-api-key`, { body: { email: factory.email(), username } }),
+      );
+      expect422(await app.request('POST', `${V1}/users/login`, { body: { email: factory.email(), username } }));
+      expect422(await app.request('POST', `${V1}/admin/api-keys`, { body: { email: factory.email(), username } }));
+      expect422(
+        await app.request('POST', `${V1}/admin/api-keys`, { body: { email: factory.email(), name: username } }),
+      );
+    }
+    expect422(await app.request('POST', `${V1}/users/generate-api-key`, { body: { email: 'a\u0000@example.com' } }));
+  });
+});
