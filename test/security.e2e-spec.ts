@@ -267,3 +267,20 @@ describe('security: text that PostgreSQL cannot store is a coded 422', () => {
     expect422(await app.request('POST', `${V1}/users/generate-api-key`, { body: { email: 'a\u0000@example.com' } }));
   });
 });
+
+describe('security: pagination bounds', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.close());
+
+  it('should answer absurd page numbers and sizes with 422 E4006, not 500', async () => {
+    for (const q of ['page=1e18', 'page=9007199254740993', 'page=100001', 'page_size=101', 'page=0']) {
+      const res = await app.request('GET', `${V1}/error-monitoring/incidents?${q}`);
+      expect(res.status).toBe(422);
+      expect(res.body.error_code).toBe('E4006');
+    }
+    expect((await app.request('GET', `${V1}/error-monitoring/incidents?page=10000&page_size=100`)).status).toBe(200);
+  });
+});
