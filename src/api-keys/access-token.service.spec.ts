@@ -46,4 +46,13 @@ describe(AccessTokenService.name, () => {
     const noSub = `${b64({ alg: 'HS256' })}.${b64({ exp })}`;
     expect(sut.verify(`${noSub}.${sign(noSub)}`)).toEqual({ ok: false, reason: 'invalid' });
   });
+
+  it('should carry a permission scope when given one, and refuse a malformed scope', () => {
+    const now = Date.now();
+    const scoped = sut.verify(sut.sign('u', now, ['code_completion']), now);
+    expect(scoped).toMatchObject({ ok: true, claims: { sub: 'u', perm: ['code_completion'] } });
+    const exp = Math.floor(now / 1000) + 60;
+    const bad = `${b64({ alg: 'HS256' })}.${b64({ sub: 'u', exp, perm: 'admin' })}`;
+    expect(sut.verify(`${bad}.${sign(bad)}`)).toEqual({ ok: false, reason: 'invalid' });
+  });
 });

@@ -6,13 +6,18 @@ export interface AccessTokenClaims {
   sub: string;
   iat: number;
   exp: number;
+  /** Permissions the token is scoped to; absent on unscoped tokens. */
+  perm?: string[];
 }
 
 export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false; reason: 'invalid' | 'expired' };
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
-/** Login tokens: standard three-part JWTs, HS256 over SECRET_KEY, `sub` = user id, `exp` in seconds. */
+/**
+ * Login tokens: standard three-part JWTs, HS256 over SECRET_KEY, `sub` = user id, `exp` in seconds,
+ * optional `perm` (the permissions the token is scoped to).
+ */
 @Injectable()
 export class AccessTokenService {
   private readonly key: Buffer;
@@ -23,9 +28,11 @@ export class AccessTokenService {
     this.ttlSeconds = config.security.accessTokenTtlSeconds;
   }
 
-  sign(userId: string, nowMs = Date.now()): string {
+  sign(userId: string, nowMs = Date.now(), permissions?: readonly string[]): string {
     const iat = Math.floor(nowMs / 1000);
-    const payload = Buffer.from(JSON.stringify({ sub: userId, iat, exp: iat + this.ttlSeconds })).toString('base64url');
+    const claims: AccessTokenClaims = { sub: userId, iat, exp: iat + this.ttlSeconds };
+    if (permissions) claims.perm = [...permissions];
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return `${HEADER}.${payload}.${this.mac(`${HEADER}.${payload}`).toString('base64url')}`;
   }
 
@@ -41,6 +48,9 @@ export class AccessTokenService {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'invalid' };
     const claims = parseJson(p);
     if (!claims || typeof claims.sub !== 'string' || typeof claims.exp !== 'number')
+      return { ok: false, reason: 'invalid' };
+    const perm = claims.perm;
+    if (perm !== undefined && !(Array.isArray(perm) && perm.every((x) => typeof x === 'string')))
       return { ok: false, reason: 'invalid' };
     if (claims.exp <= Math.floor(nowMs / 1000)) return { ok: false, reason: 'expired' };
     return { ok: true, claims: claims as unknown as AccessTokenClaims };

@@ -7,28 +7,36 @@ import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { AccessTokenService } from './access-token.service';
 import { hashApiKey, looksLikeApiKey, sameHash } from './api-key-secret';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { ApiKeyRepository, AuthKeyRecord } from './api-key.repository';
 import { LruCache } from './lru-cache';
 import { BOOTSTRAP_ADMIN_USER_ID, JWT_PERMISSIONS, KeyPrincipal } from './principal';
 
 const MAX_CACHED_KEYS = 10_000;
 const MAX_NEGATIVE = 10_000;
+const MAX_TRUSTED = 50_000;
+const TRUSTED_TTL_MS = 24 * 3_600_000;
 const LAST_USED_FLUSH_MS = 5000;
 
 export interface PresentedCredentials {
   apiKey?: string;
   bearer?: string;
+  /** Normalised client address, for the failed-authentication limit. */
+  clientIp?: string;
 }
 
 /**
  * Turns presented credentials into a principal without a database round-trip on the hot path:
  * key records are cached by hash (bounded LRU, AUTH_CACHE_TTL_SECONDS), unknown hashes briefly too,
- * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches.
+ * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches. Failed
+ * attempts are counted per client IP; over AUTH_FAILURE_LIMIT, only hashes this instance has seen
+ * valid (`trusted`) may still reach the database.
  */
 @Injectable()
 export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   private readonly known: LruCache<string, AuthKeyRecord>;
   private readonly unknown: LruCache<string, true>;
+  private readonly trusted = new LruCache<string, true>(MAX_TRUSTED, TRUSTED_TTL_MS);
   private readonly inflight = new Map<string, Promise<AuthKeyRecord | undefined>>();
   private readonly usedKeyIds = new Set<string>();
   private readonly adminHash?: string;
@@ -42,6 +50,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     private readonly tokens: AccessTokenService,
     private readonly redis: RedisService,
     private readonly logger: AppLogger,
+    private readonly failures: AuthFailureLimiter,
   ) {
     const ttl = config.security.authCacheTtlMs;
     this.known = new LruCache(MAX_CACHED_KEYS, ttl);
@@ -84,10 +93,15 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
 
   /** The API key wins when both an X-API-Key and a Bearer token are sent. */
   async authenticate(c: PresentedCredentials): Promise<KeyPrincipal> {
-    if (c.apiKey) return this.fromApiKey(c.apiKey);
-    const bearer = c.bearer ?? '';
-    if (this.isAdminKey(bearer) || looksLikeApiKey(bearer)) return this.fromApiKey(bearer);
-    return this.fromToken(bearer);
+    try {
+      if (c.apiKey) return await this.fromApiKey(c.apiKey, c.clientIp);
+      const bearer = c.bearer ?? '';
+      if (this.isAdminKey(bearer) || looksLikeApiKey(bearer)) return await this.fromApiKey(bearer, c.clientIp);
+      return this.fromToken(bearer);
+    } catch (e) {
+      if (c.clientIp && e instanceof AppException && e.code === ErrorCode.E4003) await this.failures.failed(c.clientIp);
+      throw e;
+    }
   }
 
   /** Drops a key from every instance's cache (locally now, elsewhere through pub/sub). */
@@ -110,18 +124,20 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     return this.adminHash !== undefined && sameHash(hash, this.adminHash);
   }
 
-  private async fromApiKey(value: string): Promise<KeyPrincipal> {
+  private async fromApiKey(value: string, clientIp?: string): Promise<KeyPrincipal> {
     const hash = hashApiKey(value); // one hash per request: the admin check and the lookup share it
     if (this.isAdminKey(value, hash)) {
       return { userId: BOOTSTRAP_ADMIN_USER_ID, permissions: ['admin'], via: 'admin_bootstrap' };
     }
     if (!looksLikeApiKey(value)) throw new AppException(ErrorCode.E4003);
+    if (clientIp && !this.known.get(hash) && !this.trusted.get(hash)) await this.failures.check(clientIp);
     const record = await this.lookup(hash);
     if (!record || !sameHash(record.keyHash.trim(), hash) || record.revokedAt) throw new AppException(ErrorCode.E4003);
     if (new Date(record.expiresAt).getTime() <= Date.now()) {
       throw new AppException(ErrorCode.E4010, { message: 'API key expired' });
     }
     this.usedKeyIds.add(record.id);
+    this.trusted.set(hash, true);
     return {
       userId: record.userId,
       apiKeyId: record.id,
@@ -138,7 +154,10 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
         ? new AppException(ErrorCode.E4010, { message: 'Access token expired' })
         : new AppException(ErrorCode.E4003);
     }
-    return { userId: r.claims.sub, permissions: JWT_PERMISSIONS, via: 'jwt' };
+    // Scoped tokens never exceed JWT_PERMISSIONS, whatever they claim.
+    const scope = r.claims.perm;
+    const permissions = scope ? JWT_PERMISSIONS.filter((p) => scope.includes(p)) : JWT_PERMISSIONS;
+    return { userId: r.claims.sub, permissions, via: 'jwt' };
   }
 
   private async lookup(hash: string): Promise<AuthKeyRecord | undefined> {

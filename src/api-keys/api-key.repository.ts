@@ -14,6 +14,9 @@ export interface NewKeyFields {
   maxConcurrentStreams?: number | null;
 }
 
+/** Whether the caller may rotate or revoke a key with these permissions. */
+export type ManageCheck = (permissions: readonly string[]) => boolean;
+
 /** What the auth path needs about a key, hash included. */
 export type AuthKeyRecord = Pick<
   ApiKey,
@@ -54,22 +57,32 @@ export class ApiKeyRepository {
     return this.ds.getRepository(ApiKey).find({ where: { userId }, order: { createdAt: 'DESC' } });
   }
 
-  /** Revokes the caller's own active key; returns its hash (for cache invalidation) or undefined when none matched. */
-  async revoke(userId: string, id: string): Promise<string | undefined> {
-    return this.ds.transaction((em) => revokeIn(em, userId, id));
+  /**
+   * Revokes the caller's own active key if `mayManage(its permissions)`; returns its hash (for cache
+   * invalidation), 'forbidden', or undefined when none matched.
+   */
+  async revoke(userId: string, id: string, mayManage: ManageCheck): Promise<string | 'forbidden' | undefined> {
+    return this.ds.transaction(async (em) => {
+      const old = await lockActive(em, userId, id);
+      if (!old) return undefined;
+      if (!mayManage(old.permissions)) return 'forbidden';
+      return revokeIn(em, userId, id);
+    });
   }
 
   /** Revokes the old key and stores its replacement with the same permissions and limits, atomically. */
   async rotate(
     userId: string,
     id: string,
+    mayManage: ManageCheck,
     hash: string,
     displayPrefix: string,
     expiresAt: Date,
-  ): Promise<{ oldHash: string; key: ApiKey } | undefined> {
+  ): Promise<{ oldHash: string; key: ApiKey } | 'forbidden' | undefined> {
     return this.ds.transaction(async (em) => {
-      const old = await em.getRepository(ApiKey).findOne({ where: { id, userId, revokedAt: IsNull() } });
+      const old = await lockActive(em, userId, id);
       if (!old) return undefined;
+      if (!mayManage(old.permissions)) return 'forbidden';
       const oldHash = await revokeIn(em, userId, id);
       if (!oldHash) return undefined;
       const key = await insertKey(em, userId, hash, displayPrefix, {
@@ -87,6 +100,13 @@ export class ApiKeyRepository {
     if (ids.length === 0) return;
     await this.ds.query(`UPDATE "api_keys" SET "last_used_at" = now() WHERE "id" = ANY($1::uuid[])`, [ids]);
   }
+}
+
+/** The caller's own active key, locked until the transaction ends (so its check and its revocation agree). */
+function lockActive(em: EntityManager, userId: string, id: string): Promise<ApiKey | null> {
+  return em
+    .getRepository(ApiKey)
+    .findOne({ where: { id, userId, revokedAt: IsNull() }, lock: { mode: 'pessimistic_write' } });
 }
 
 async function insertKey(

@@ -19,17 +19,23 @@ export class ApiKeysController {
 
   @Delete(':id')
   @Authenticated()
-  @ApiOperation({ summary: 'Revoke one of your keys; every instance refuses it within seconds' })
+  @ApiOperation({
+    summary:
+      'Revoke one of your keys (403 E4005 unless your credential has all its permissions); every instance refuses it within seconds',
+  })
   revoke(@Principal() p: AuthPrincipal, @Param('id') id: string): Promise<{ id: string; status: 'revoked' }> {
-    return this.service.revoke(p.userId, id);
+    return this.service.revoke(p, id);
   }
 
   @Post(':id/rotate')
   @HttpCode(200)
   @Authenticated()
-  @ApiOperation({ summary: 'Replace one of your keys: the new secret is shown once, the old key is revoked' })
+  @ApiOperation({
+    summary:
+      'Replace one of your keys (403 E4005 unless your credential has all its permissions): the new secret is shown once, the old key is revoked',
+  })
   rotate(@Principal() p: AuthPrincipal, @Param('id') id: string): Promise<IssuedApiKeyDto> {
-    return this.service.rotate(p.userId, id);
+    return this.service.rotate(p, id);
   }
 }
 

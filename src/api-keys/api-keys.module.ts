@@ -12,6 +12,7 @@ import { ApiKey } from './api-key.entity';
 import { ApiKeyRepository } from './api-key.repository';
 import { AdminApiKeysController, ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthGuard } from './auth.guard';
 
 @Module({
@@ -21,6 +22,7 @@ import { AuthGuard } from './auth.guard';
     ApiKeyRepository,
     AccessTokenService,
     ApiKeyAuthService,
+    AuthFailureLimiter,
     ApiKeysService,
     // Order matters: authenticate first, so the limiter counts per key.
     { provide: APP_GUARD, useClass: AuthGuard },

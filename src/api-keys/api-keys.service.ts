@@ -7,7 +7,8 @@ import { newApiKeySecret } from './api-key-secret';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyRepository } from './api-key.repository';
 import { AdminIssueApiKeyDto, ApiKeySummaryDto, IssuedApiKeyDto } from './dto/api-key.dto';
-import { SELF_SERVICE_PERMISSIONS } from './principal';
+import { AuthPrincipal } from '../common/http/app-request';
+import { covers, SELF_SERVICE_PERMISSIONS } from './principal';
 
 const DAY_MS = 86_400_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -35,25 +36,29 @@ export class ApiKeysService {
     return (await this.keys.listByUser(userId)).map(toSummaryDto);
   }
 
-  async revoke(userId: string, id: string): Promise<{ id: string; status: 'revoked' }> {
+  /** The caller's own key, and only one whose permissions the caller holds too (no escalation by rotation). */
+  async revoke(caller: AuthPrincipal, id: string): Promise<{ id: string; status: 'revoked' }> {
     if (!UUID.test(id)) throw new AppException(ErrorCode.E4009, { message: 'API key not found' });
-    const hash = await this.keys.revoke(userId, id);
+    const hash = await this.keys.revoke(caller.userId, id, mayManage(caller));
+    if (hash === 'forbidden') throw forbidden();
     if (!hash) throw new AppException(ErrorCode.E4009, { message: 'API key not found or already revoked' });
     await this.auth.invalidate(hash.trim());
     return { id, status: 'revoked' };
   }
 
-  async rotate(userId: string, id: string): Promise<IssuedApiKeyDto> {
+  async rotate(caller: AuthPrincipal, id: string): Promise<IssuedApiKeyDto> {
     if (!UUID.test(id)) throw new AppException(ErrorCode.E4009, { message: 'API key not found' });
     const secret = newApiKeySecret();
     const days = this.config.security.apiKeyExpiryDays;
     const r = await this.keys.rotate(
-      userId,
+      caller.userId,
       id,
+      mayManage(caller),
       secret.hash,
       secret.displayPrefix,
       new Date(Date.now() + days * DAY_MS),
     );
+    if (r === 'forbidden') throw forbidden();
     if (!r) throw new AppException(ErrorCode.E4009, { message: 'API key not found or already revoked' });
     await this.auth.invalidate(r.oldHash.trim());
     return toIssuedDto(
@@ -95,6 +100,16 @@ export class ApiKeysService {
     );
   }
 }
+
+const mayManage =
+  (caller: AuthPrincipal) =>
+  (target: readonly string[]): boolean =>
+    covers(caller.permissions, target);
+
+const forbidden = () =>
+  new AppException(ErrorCode.E4005, {
+    message: 'This credential lacks some of the key’s permissions: use a credential that has them all',
+  });
 
 function toIssuedDto(key: ApiKey, plaintext: string, days: number, message: string): IssuedApiKeyDto {
   return {

@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { normalizeIp } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
 import { AUTH_OPTIONS, AuthOptions } from '../common/auth/authenticated.decorator';
 import { AppException } from '../common/errors/app.exception';
@@ -43,7 +44,7 @@ export class AuthGuard implements CanActivate {
     }
     if (!options) return true;
     const req = ctx.switchToHttp().getRequest<AppRequest>();
-    const creds = presentedCredentials(req);
+    const creds = { ...presentedCredentials(req), clientIp: normalizeIp(req.ip ?? 'unknown', 56) };
     if (!this.auth.hasCredentials(creds))
       throw new AppException(ErrorCode.E4003, { message: 'Missing API key or token' });
     const principal = await this.auth.authenticate(creds);

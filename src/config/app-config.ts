@@ -29,6 +29,8 @@ export class AppConfig {
     registrationMode: 'open' | 'closed';
     adminApiKey?: string;
     authCacheTtlMs: number;
+    /** Failed authentications per client IP per minute; 0 = unlimited. */
+    authFailureLimit: number;
   };
   readonly database: { url?: string; dataDir: string };
   readonly redis: { url?: string; keyPrefix: string };
@@ -86,6 +88,7 @@ export class AppConfig {
       registrationMode: v.REGISTRATION_MODE ?? (isProduction ? 'closed' : 'open'),
       adminApiKey: v.ADMIN_API_KEY,
       authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+      authFailureLimit: v.AUTH_FAILURE_LIMIT,
     };
     this.database = { url: v.DATABASE_URL, dataDir: v.DATA_DIR };
     this.redis = {

@@ -206,6 +206,12 @@ export const ENV_SCHEMA = {
       'How long an API key lookup is cached in process; bounds how long a revoked key still works when Redis pub/sub is unavailable',
     parse: int(1, 300),
   },
+  AUTH_FAILURE_LIMIT: {
+    default: '60',
+    description:
+      'Failed authentications per client IP per minute before unknown API keys get 429 E4004 without a database lookup; 0 = off',
+    parse: int(0, 1_000_000),
+  },
   DATABASE_URL: {
     default: '',
     description: 'postgres://user:pass@host:5432/db; empty = embedded PostgreSQL (PGlite) under DATA_DIR',

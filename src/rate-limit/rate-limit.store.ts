@@ -14,6 +14,11 @@ if c == 1 or t < 0 then
 end
 return {c, t}`;
 const HIT_SHA = createHash('sha1').update(HIT_SCRIPT).digest('hex');
+
+const PEEK_SCRIPT = `
+local c = redis.call('GET', KEYS[1])
+if not c then return {0, 0} end
+return {tonumber(c), redis.call('PTTL', KEYS[1])}`;
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 const MAX_MEMORY_COUNTERS = 100_000;
 
@@ -66,6 +71,32 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
       }
     }
     return this.hitMemory(key, windowMs);
+  }
+
+  /** The current window's count for a key, without counting a hit (0 when no window is open). */
+  async peek(key: string): Promise<Hit> {
+    const client = this.redis.client;
+    if (client) {
+      if (client.isReady) {
+        try {
+          const [count, ttl] = (await client.eval(PEEK_SCRIPT, { keys: [this.redis.key('rl', key)] })) as [
+            number,
+            number,
+          ];
+          this.outage.recovered();
+          return { count: Number(count), msToReset: Math.max(0, Number(ttl)) };
+        } catch (e) {
+          this.outage.failed(e);
+        }
+      } else {
+        this.outage.failed();
+      }
+    }
+    const entry = this.memory.get(key);
+    const now = Date.now();
+    return entry && entry.resetAt > now
+      ? { count: entry.count, msToReset: entry.resetAt - now }
+      : { count: 0, msToReset: 0 };
   }
 
   private async eval(key: string, windowMs: number): Promise<Hit> {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AccessTokenService } from '../api-keys/access-token.service';
 import { ApiKeysService, defaultUsername } from '../api-keys/api-keys.service';
 import { EmailAndUsernameDto, IssuedApiKeyDto } from '../api-keys/dto/api-key.dto';
+import { grants, JWT_PERMISSIONS } from '../api-keys/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AuthPrincipal } from '../common/http/app-request';
@@ -34,10 +35,12 @@ export class UsersService {
 
   /**
    * Open: anyone gets a token for an email (the user is created if new; credentials are ignored).
-   * Closed: the guard has required a credential; it must be that user's own (or an admin's).
+   * Closed: the guard has required a credential; it must be that user's own (or an admin's), and the
+   * token carries only the login-token permissions that credential has too.
    */
   async login(dto: EmailAndUsernameDto, principal?: AuthPrincipal): Promise<LoginResponseDto> {
     let userId: string;
+    let scope: readonly string[] | undefined;
     if (this.open) {
       userId = (await this.users.upsertByEmail(dto.email, dto.username ?? defaultUsername(dto.email))).id;
     } else {
@@ -48,8 +51,13 @@ export class UsersService {
       if (!allowed)
         throw new AppException(ErrorCode.E4005, { message: 'These credentials do not belong to this email' });
       userId = user.id;
+      scope = JWT_PERMISSIONS.filter((p) => grants(principal.permissions, p));
     }
-    return { access_token: this.tokens.sign(userId), token_type: 'bearer', expires_in: this.tokens.ttlSeconds };
+    return {
+      access_token: this.tokens.sign(userId, Date.now(), scope),
+      token_type: 'bearer',
+      expires_in: this.tokens.ttlSeconds,
+    };
   }
 
   async me(principal: AuthPrincipal): Promise<MeDto> {

@@ -16,6 +16,7 @@ import {
   Min,
 } from 'class-validator';
 import { PERMISSIONS } from '../../common/auth/authenticated.decorator';
+import { IsStorableText } from '../../common/validation/storable-text';
 
 const NO_CONTROL_CHARS = /^[^\u0000-\u001f\u007f]*$/;
 
@@ -30,6 +31,7 @@ export class EmailAndUsernameDto {
   @IsString()
   @MaxLength(254)
   @IsEmail({ allow_ip_domain: false }, { message: 'email must be a valid email address' })
+  @IsStorableText()
   email: string;
 
   @ApiPropertyOptional({ description: "Defaults to the email's local part", maxLength: 100 })
@@ -38,6 +40,7 @@ export class EmailAndUsernameDto {
   @IsString()
   @Length(1, 100)
   @Matches(NO_CONTROL_CHARS, { message: 'username must not contain control characters' })
+  @IsStorableText()
   username?: string;
 }
 
@@ -83,6 +86,7 @@ export class AdminIssueApiKeyDto extends EmailAndUsernameDto {
   @IsString()
   @Length(1, 100)
   @Matches(NO_CONTROL_CHARS, { message: 'name must not contain control characters' })
+  @IsStorableText()
   name?: string;
 }
 

@@ -23,11 +23,12 @@ export class IncidentQueryDto extends PeriodQueryDto {
   @IsIn(INCIDENT_STATUSES)
   status?: IncidentStatus;
 
-  @ApiPropertyOptional({ default: 1, minimum: 1 })
+  @ApiPropertyOptional({ default: 1, minimum: 1, maximum: 10_000 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(10_000)
   page?: number;
 
   @ApiPropertyOptional({ default: 20, minimum: 1, maximum: 100 })

@@ -11,15 +11,17 @@ import {
   ValidationOptions,
 } from 'class-validator';
 
+import { isStorableText } from '../../common/validation/storable-text';
+
 const MAX_DEPTH = 16;
 
-/** PostgreSQL text and jsonb cannot hold U+0000; everything else is stored verbatim. */
+/** jsonb cannot hold U+0000 or unpaired surrogates (in values or keys); everything else is stored verbatim. */
 function storableJson(value: unknown, depth = 0): boolean {
   if (depth > MAX_DEPTH) return false;
-  if (typeof value === 'string') return !value.includes('\u0000');
+  if (typeof value === 'string') return isStorableText(value);
   if (Array.isArray(value)) return value.every((v) => storableJson(v, depth + 1));
   if (value && typeof value === 'object') {
-    return Object.entries(value).every(([k, v]) => !k.includes('\u0000') && storableJson(v, depth + 1));
+    return Object.entries(value).every(([k, v]) => isStorableText(k) && storableJson(v, depth + 1));
   }
   return true;
 }
@@ -30,7 +32,8 @@ const IsStorableJson = (options?: ValidationOptions) =>
       name: 'isStorableJson',
       validator: {
         validate: (v: unknown) => storableJson(v),
-        defaultMessage: () => `$property must not contain NUL characters or nest deeper than ${MAX_DEPTH} levels`,
+        defaultMessage: () =>
+          `$property must not contain NUL characters or unpaired UTF-16 surrogates, or nest deeper than ${MAX_DEPTH} levels`,
       },
     },
     options,
