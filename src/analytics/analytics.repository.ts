@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { insertRows } from '../common/batching/multi-row-insert';
 import type { CompletionEvent, UsageEvent } from './usage-recorder';
 
@@ -73,49 +73,59 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 export class AnalyticsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
+  /** Both kinds in one transaction (the usual flush). */
   async insertBatch(usage: UsageEvent[], completions: CompletionEvent[]): Promise<void> {
     await this.ds.transaction(async (m) => {
-      if (usage.length > 0) {
-        await insertRows(
-          m,
-          'usage_events',
-          USAGE_COLUMNS,
-          usage.map((e) => [
-            e.at,
-            e.apiKeyId ?? null,
-            e.userId ?? null,
-            e.method,
-            e.route,
-            e.status,
-            e.latencyMs,
-            e.usage?.adapter ?? null,
-            e.usage?.ttftMs ?? null,
-            e.usage?.upstreamMs ?? null,
-            e.usage?.promptTokens ?? null,
-            e.usage?.completionTokens ?? null,
-            e.usage?.cached ?? null,
-            e.usage?.stream ?? null,
-            e.usage?.completionId ?? null,
-          ]),
-        );
-      }
-      if (completions.length > 0) {
-        await insertRows(
-          m,
-          'completion_events',
-          ['at', 'type', 'completion_id', 'language', 'elapsed_ms', 'api_key_id', 'user_id'],
-          completions.map((c) => [
-            c.at,
-            c.type,
-            c.completionId,
-            c.language ?? null,
-            c.elapsedMs ?? null,
-            c.apiKeyId ?? null,
-            c.userId ?? null,
-          ]),
-        );
-      }
+      await this.insertUsage(usage, m);
+      await this.insertCompletions(completions, m);
     });
+  }
+
+  /** Atomic on its own (several statements for a large batch). */
+  async insertUsage(usage: UsageEvent[], manager?: EntityManager): Promise<void> {
+    if (usage.length === 0) return;
+    if (!manager) return this.ds.transaction((m) => this.insertUsage(usage, m));
+    await insertRows(
+      manager,
+      'usage_events',
+      USAGE_COLUMNS,
+      usage.map((e) => [
+        e.at,
+        e.apiKeyId ?? null,
+        e.userId ?? null,
+        e.method,
+        e.route,
+        e.status,
+        e.latencyMs,
+        e.usage?.adapter ?? null,
+        e.usage?.ttftMs ?? null,
+        e.usage?.upstreamMs ?? null,
+        e.usage?.promptTokens ?? null,
+        e.usage?.completionTokens ?? null,
+        e.usage?.cached ?? null,
+        e.usage?.stream ?? null,
+        e.usage?.completionId ?? null,
+      ]),
+    );
+  }
+
+  async insertCompletions(completions: CompletionEvent[], manager?: EntityManager): Promise<void> {
+    if (completions.length === 0) return;
+    if (!manager) return this.ds.transaction((m) => this.insertCompletions(completions, m));
+    await insertRows(
+      manager,
+      'completion_events',
+      ['at', 'type', 'completion_id', 'language', 'elapsed_ms', 'api_key_id', 'user_id'],
+      completions.map((c) => [
+        c.at,
+        c.type,
+        c.completionId,
+        c.language ?? null,
+        c.elapsedMs ?? null,
+        c.apiKeyId ?? null,
+        c.userId ?? null,
+      ]),
+    );
   }
 
   async countRequests(since: Date): Promise<number> {

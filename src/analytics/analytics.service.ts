@@ -1,4 +1,5 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { clip, clipOptional } from '../common/batching/stored-values';
 import { AuthPrincipal } from '../common/http/app-request';
 import { Period, PERIOD_SECONDS, periodStart } from '../common/http/period';
 import { AppLogger } from '../common/logging/json-logger';
@@ -49,11 +50,12 @@ export class AnalyticsService implements OnModuleInit, OnModuleDestroy {
     this.recorder.recordCompletionEvent({
       at: new Date(),
       type: dto.type,
-      completionId: dto.completion_id,
-      language: dto.language,
+      // The DTO admits only safe characters; clipped all the same, a refused row slows the flush.
+      completionId: clip(dto.completion_id, 64),
+      language: clipOptional(dto.language, 32),
       elapsedMs: dto.elapsed_ms,
-      apiKeyId: principal?.apiKeyId,
-      userId: principal?.userId,
+      apiKeyId: clipOptional(principal?.apiKeyId, 64),
+      userId: clipOptional(principal?.userId, 64),
     });
     return { status: 'accepted' };
   }

@@ -2,7 +2,9 @@ import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/com
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 import { Counter, Histogram } from 'prom-client';
+import { isDataError, SalvageInterrupted, SalvageResult, writeSalvaging } from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
+import { clip, clipOptional, storedMethod } from '../common/batching/stored-values';
 import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
 import { UsageAnnotation } from '../common/ports/usage-annotation';
@@ -40,6 +42,9 @@ const FLUSH_INTERVAL_MS = 1000;
 const FLUSH_THRESHOLD = 1000;
 // Beyond this many unwritten events (database down for long) new ones are dropped and counted.
 const MAX_PENDING = 100_000;
+// Column lengths in usage_events (migrations/*-ErrorMonitoringAndAnalytics.ts).
+const ROUTE_MAX = 200;
+const ID_MAX = 64;
 
 /**
  * One usage event per request (health and metrics excluded), recorded when the response closes and
@@ -53,7 +58,11 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private readonly flusher: SerialFlusher;
   private readonly apiHealthRoute: string;
   private lastFailureLog = 0;
+  private lastRejectLog = 0;
+  /** Events dropped because too many were waiting (database down for long). */
   dropped = 0;
+  /** Events dropped because the database refused them (a data error on that very row). */
+  rejected = 0;
 
   constructor(
     private readonly repo: AnalyticsRepository,
@@ -105,15 +114,16 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       if (usage) this.observe(usage, latencyMs);
       if (!this.accept()) return;
       const principal: AuthPrincipal | undefined = req.principal;
+      // Stored values are made to fit here: one row the database refuses costs a slower flush.
       this.usage.push({
         at: new Date(),
-        apiKeyId: principal?.apiKeyId,
-        userId: principal?.userId,
-        method: req.method,
-        route,
+        apiKeyId: clipOptional(principal?.apiKeyId, ID_MAX),
+        userId: clipOptional(principal?.userId, ID_MAX),
+        method: storedMethod(req.method),
+        route: clip(route, ROUTE_MAX),
         status: res.statusCode,
         latencyMs,
-        usage,
+        usage: usage && storableUsage(usage),
       });
     } catch (e) {
       this.logFailure(e);
@@ -149,11 +159,51 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     try {
       await this.repo.insertBatch(usage, completions);
     } catch (e) {
-      // Keep them for the next attempt (bounded by MAX_PENDING).
-      this.usage = usage.concat(this.usage).slice(-MAX_PENDING);
-      this.completions = completions.concat(this.completions).slice(-MAX_PENDING);
-      throw e;
+      if (!isDataError(e)) {
+        this.keep(usage, completions);
+        throw e;
+      }
+      await this.salvage(usage, completions);
     }
+  }
+
+  // Some row can never be written: write the rest around it rather than retrying the batch forever.
+  private async salvage(usage: UsageEvent[], completions: CompletionEvent[]): Promise<void> {
+    const results: SalvageResult[] = [];
+    try {
+      results.push(await writeSalvaging(usage, (rows) => this.repo.insertUsage(rows)));
+      results.push(await writeSalvaging(completions, (rows) => this.repo.insertCompletions(rows)));
+    } catch (e) {
+      if (!(e instanceof SalvageInterrupted)) throw e;
+      // Not the rows' fault (connection lost…): keep what was not written.
+      if (results.length === 0) this.keep(e.remaining as UsageEvent[], completions);
+      else this.keep([], e.remaining as CompletionEvent[]);
+      results.push(e.result);
+      throw e.cause;
+    } finally {
+      this.reject(results);
+    }
+  }
+
+  // Back in front of the buffers for the next attempt (bounded by MAX_PENDING).
+  private keep(usage: UsageEvent[], completions: CompletionEvent[]): void {
+    this.usage = usage.concat(this.usage).slice(-MAX_PENDING);
+    this.completions = completions.concat(this.completions).slice(-MAX_PENDING);
+  }
+
+  private reject(results: SalvageResult[]): void {
+    const rejected = results.reduce((n, r) => n + r.rejected, 0);
+    if (rejected === 0) return;
+    this.rejected += rejected;
+    const now = Date.now();
+    if (now - this.lastRejectLog < 60_000) return;
+    this.lastRejectLog = now;
+    // SQLSTATEs only: the rows may hold whatever a client sent.
+    this.logger.write('warn', 'analytics: dropped events the database rejected', {
+      rejected,
+      rejected_total: this.rejected,
+      sqlstate: [...new Set(results.flatMap((r) => r.sqlStates))].sort(),
+    });
   }
 
   private logFailure(e: unknown): void {
@@ -165,4 +215,10 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       pending: this.pending,
     });
   }
+}
+
+function storableUsage(u: UsageAnnotation): UsageAnnotation {
+  const adapter = clipOptional(u.adapter, ID_MAX);
+  const completionId = clipOptional(u.completionId, ID_MAX);
+  return adapter === u.adapter && completionId === u.completionId ? u : { ...u, adapter, completionId };
 }

@@ -61,4 +61,36 @@ describe(ErrorAggregator.name, () => {
       lastIncidentId: 'INC-20261122-00000002',
     });
   });
+
+  it('should put back the detail rows of a failed batch while they fit under the pending bound', () => {
+    const sut = new ErrorAggregator({ ...limits, maxPendingDetails: 3 });
+    sut.add(event({ requestId: 'a' }));
+    sut.add(event({ requestId: 'b' }));
+    const failed = sut.take();
+    sut.add(event({ requestId: 'c', at: new Date('2026-11-22T10:01:00Z') }));
+    sut.add(event({ requestId: 'd', at: new Date('2026-11-22T10:01:01Z') }));
+    const dropped = sut.droppedDetails;
+    sut.restore(failed);
+    expect(sut.take().details.map((d) => d.requestId)).toEqual(['a', 'c', 'd']);
+    expect(sut.droppedDetails).toBe(dropped + 1);
+  });
+
+  it('should store what the columns take: usual methods or OTHER, texts without NUL and cut to length', () => {
+    const sut = new ErrorAggregator(limits);
+    sut.add(
+      event({
+        method: 'UNSUBSCRIBE',
+        route: 'r'.repeat(300),
+        message: 'm\u0000'.repeat(600),
+        requestId: 'q'.repeat(200),
+        userId: 'u'.repeat(100),
+      }),
+    );
+    const { counts, details, incidents } = sut.take();
+    expect(counts[0].route).toHaveLength(200);
+    expect(details[0]).toMatchObject({ method: 'OTHER', message: 'm'.repeat(500), requestId: 'q'.repeat(128) });
+    expect(details[0].route).toHaveLength(200);
+    expect(details[0].userId).toHaveLength(64);
+    expect(incidents[0]).toMatchObject({ message: 'm'.repeat(500) });
+  });
 });

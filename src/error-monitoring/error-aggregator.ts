@@ -1,3 +1,4 @@
+import { clip, clipOptional, storedMethod } from '../common/batching/stored-values';
 import { ErrorEvent } from '../common/errors/error-reporter';
 import { isServerError } from '../common/errors/error-codes';
 import { errorFingerprint, normaliseMessage } from './fingerprint';
@@ -53,6 +54,12 @@ export interface AggregatorLimits {
   incidentTracking: boolean;
 }
 
+// Column lengths of error_counts / error_events / error_incidents (migrations).
+const ROUTE_MAX = 200;
+const MESSAGE_MAX = 500;
+const REQUEST_ID_MAX = 128;
+const ID_MAX = 64;
+
 /**
  * In-memory side of error monitoring. Everything here is bounded whatever the error rate:
  * counts aggregate per (minute, code, route), detail rows are sampled per fingerprint and minute,
@@ -86,13 +93,17 @@ export class ErrorAggregator {
   add(e: ErrorEvent): void {
     const at = e.at.getTime();
     const minute = at - (at % 60_000);
-    const countKey = `${minute}\u0000${e.code}\u0000${e.route}`;
+    // Made to fit the columns here: a row the database refuses costs the flush a slower path.
+    const route = clip(e.route, ROUTE_MAX);
+    const rawMessage = clip(e.message, MESSAGE_MAX);
+    const countKey = `${minute}\u0000${e.code}\u0000${route}`;
     const row = this.counts.get(countKey);
     if (row) row.count++;
-    else this.counts.set(countKey, { minute: new Date(minute), code: e.code, route: e.route, count: 1 });
+    else this.counts.set(countKey, { minute: new Date(minute), code: e.code, route, count: 1 });
 
-    const message = normaliseMessage(e.message);
-    const fingerprint = errorFingerprint(e.code, e.route, message);
+    // Normalised from the whole text (it cuts to 500 itself), so fingerprints stay what they were.
+    const message = normaliseMessage(clip(e.message, Infinity));
+    const fingerprint = errorFingerprint(e.code, route, message);
     if (minute !== this.sampleMinute) {
       this.sampleMinute = minute;
       this.sampled.clear();
@@ -105,14 +116,14 @@ export class ErrorAggregator {
         at: e.at,
         code: e.code,
         status: e.status,
-        route: e.route,
-        method: e.method,
-        message: e.message.slice(0, 500),
-        requestId: e.requestId,
+        route,
+        method: storedMethod(e.method),
+        message: rawMessage,
+        requestId: clip(e.requestId, REQUEST_ID_MAX),
         incidentId: e.incidentId,
         fingerprint,
-        apiKeyId: e.apiKeyId,
-        userId: e.userId,
+        apiKeyId: clipOptional(e.apiKeyId, ID_MAX),
+        userId: clipOptional(e.userId, ID_MAX),
       });
     } else {
       if (canTrack && taken !== undefined) this.sampled.set(fingerprint, taken + 1);
@@ -132,7 +143,7 @@ export class ErrorAggregator {
       this.incidents.set(fingerprint, {
         fingerprint,
         code: e.code,
-        route: e.route,
+        route,
         message,
         count: 1,
         firstSeen: e.at,
@@ -163,7 +174,10 @@ export class ErrorAggregator {
     return batch;
   }
 
-  /** Puts back the aggregates of a batch that could not be written, so counts stay exact. Details are dropped. */
+  /**
+   * Puts back a batch that could not be written: aggregates merge, so counts stay exact; detail rows
+   * go back in front while they fit under maxPendingDetails, the rest are counted as dropped.
+   */
   restore(batch: ErrorBatch): void {
     for (const r of batch.counts) {
       const key = `${r.minute.getTime()}\u0000${r.code}\u0000${r.route}`;
@@ -171,7 +185,9 @@ export class ErrorAggregator {
       if (row) row.count += r.count;
       else this.counts.set(key, r);
     }
-    this.droppedDetails += batch.details.length;
+    const room = Math.max(0, this.limits.maxPendingDetails - this.details.length);
+    this.details = batch.details.slice(0, room).concat(this.details);
+    this.droppedDetails += Math.max(0, batch.details.length - room);
     for (const d of batch.incidents) {
       const inc = this.incidents.get(d.fingerprint);
       if (!inc) {

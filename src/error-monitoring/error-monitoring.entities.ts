@@ -22,7 +22,7 @@ export class ErrorEventEntity {
   @Column({ type: 'varchar', length: 200 }) route: string;
   @Column({ type: 'varchar', length: 10 }) method: string;
   @Column({ type: 'varchar', length: 500 }) message: string;
-  @Column({ name: 'request_id', type: 'varchar', length: 100 }) requestId: string;
+  @Column({ name: 'request_id', type: 'varchar', length: 128 }) requestId: string;
   @Index('IDX_error_events_incident_id')
   @Column({ name: 'incident_id', type: 'varchar', length: 21 })
   incidentId: string;

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { insertRows } from '../common/batching/multi-row-insert';
-import { ErrorBatch } from './error-aggregator';
+import { ErrorBatch, ErrorCountRow, ErrorDetailRow, IncidentDelta } from './error-aggregator';
 import { IncidentStatus } from './error-monitoring.entities';
 
 export interface IncidentRow {
@@ -48,89 +48,92 @@ export class ErrorMonitoringRepository {
   /** Writes one flushed batch in a transaction; safe with several instances writing at once. */
   async writeBatch(batch: ErrorBatch): Promise<void> {
     await this.ds.transaction(async (m) => {
-      if (batch.counts.length > 0) {
-        await insertRows(
-          m,
-          'error_counts',
-          ['minute', 'error_code', 'route', 'count'],
-          batch.counts.map((r) => [r.minute, r.code, r.route, r.count]),
-          'ON CONFLICT ("minute", "error_code", "route") DO UPDATE SET "count" = "error_counts"."count" + EXCLUDED."count"',
-        );
-      }
-      if (batch.incidents.length > 0) {
-        // A resolved incident that recurs after its resolution reopens; acknowledged stays acknowledged.
-        await insertRows(
-          m,
-          'error_incidents',
-          [
-            'id',
-            'fingerprint',
-            'error_code',
-            'route',
-            'message',
-            'count',
-            'first_seen',
-            'last_seen',
-            'last_incident_id',
-          ],
-          batch.incidents.map((d) => [
-            d.firstIncidentId,
-            d.fingerprint,
-            d.code,
-            d.route,
-            d.message,
-            d.count,
-            d.firstSeen,
-            d.lastSeen,
-            d.lastIncidentId,
-          ]),
-          `ON CONFLICT ("fingerprint") DO UPDATE SET
-            "count" = "error_incidents"."count" + EXCLUDED."count",
-            "first_seen" = LEAST("error_incidents"."first_seen", EXCLUDED."first_seen"),
-            "last_seen" = GREATEST("error_incidents"."last_seen", EXCLUDED."last_seen"),
-            "last_incident_id" = CASE WHEN EXCLUDED."last_seen" >= "error_incidents"."last_seen"
-              THEN EXCLUDED."last_incident_id" ELSE "error_incidents"."last_incident_id" END,
-            "status" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
-              THEN 'open' ELSE "error_incidents"."status" END,
-            "reopened_count" = "error_incidents"."reopened_count" + CASE WHEN "error_incidents"."status" = 'resolved'
-              AND EXCLUDED."last_seen" > "error_incidents"."resolved_at" THEN 1 ELSE 0 END,
-            "resolved_at" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
-              THEN NULL ELSE "error_incidents"."resolved_at" END`,
-        );
-      }
-      if (batch.details.length > 0) {
-        await insertRows(
-          m,
-          'error_events',
-          [
-            'at',
-            'error_code',
-            'status',
-            'route',
-            'method',
-            'message',
-            'request_id',
-            'incident_id',
-            'fingerprint',
-            'api_key_id',
-            'user_id',
-          ],
-          batch.details.map((d) => [
-            d.at,
-            d.code,
-            d.status,
-            d.route,
-            d.method,
-            d.message,
-            d.requestId,
-            d.incidentId,
-            d.fingerprint,
-            d.apiKeyId ?? null,
-            d.userId ?? null,
-          ]),
-        );
-      }
+      await this.writeCounts(batch.counts, m);
+      await this.writeIncidents(batch.incidents, m);
+      await this.writeDetails(batch.details, m);
     });
+  }
+
+  /** Count increments; atomic on their own. */
+  async writeCounts(rows: ErrorCountRow[], manager?: EntityManager): Promise<void> {
+    if (rows.length === 0) return;
+    if (!manager) return this.ds.transaction((m) => this.writeCounts(rows, m));
+    await insertRows(
+      manager,
+      'error_counts',
+      ['minute', 'error_code', 'route', 'count'],
+      rows.map((r) => [r.minute, r.code, r.route, r.count]),
+      'ON CONFLICT ("minute", "error_code", "route") DO UPDATE SET "count" = "error_counts"."count" + EXCLUDED."count"',
+    );
+  }
+
+  async writeIncidents(rows: IncidentDelta[], manager?: EntityManager): Promise<void> {
+    if (rows.length === 0) return;
+    if (!manager) return this.ds.transaction((m) => this.writeIncidents(rows, m));
+    // A resolved incident that recurs after its resolution reopens; acknowledged stays acknowledged.
+    await insertRows(
+      manager,
+      'error_incidents',
+      ['id', 'fingerprint', 'error_code', 'route', 'message', 'count', 'first_seen', 'last_seen', 'last_incident_id'],
+      rows.map((d) => [
+        d.firstIncidentId,
+        d.fingerprint,
+        d.code,
+        d.route,
+        d.message,
+        d.count,
+        d.firstSeen,
+        d.lastSeen,
+        d.lastIncidentId,
+      ]),
+      `ON CONFLICT ("fingerprint") DO UPDATE SET
+        "count" = "error_incidents"."count" + EXCLUDED."count",
+        "first_seen" = LEAST("error_incidents"."first_seen", EXCLUDED."first_seen"),
+        "last_seen" = GREATEST("error_incidents"."last_seen", EXCLUDED."last_seen"),
+        "last_incident_id" = CASE WHEN EXCLUDED."last_seen" >= "error_incidents"."last_seen"
+          THEN EXCLUDED."last_incident_id" ELSE "error_incidents"."last_incident_id" END,
+        "status" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
+          THEN 'open' ELSE "error_incidents"."status" END,
+        "reopened_count" = "error_incidents"."reopened_count" + CASE WHEN "error_incidents"."status" = 'resolved'
+          AND EXCLUDED."last_seen" > "error_incidents"."resolved_at" THEN 1 ELSE 0 END,
+        "resolved_at" = CASE WHEN "error_incidents"."status" = 'resolved' AND EXCLUDED."last_seen" > "error_incidents"."resolved_at"
+          THEN NULL ELSE "error_incidents"."resolved_at" END`,
+    );
+  }
+
+  async writeDetails(rows: ErrorDetailRow[], manager?: EntityManager): Promise<void> {
+    if (rows.length === 0) return;
+    if (!manager) return this.ds.transaction((m) => this.writeDetails(rows, m));
+    await insertRows(
+      manager,
+      'error_events',
+      [
+        'at',
+        'error_code',
+        'status',
+        'route',
+        'method',
+        'message',
+        'request_id',
+        'incident_id',
+        'fingerprint',
+        'api_key_id',
+        'user_id',
+      ],
+      rows.map((d) => [
+        d.at,
+        d.code,
+        d.status,
+        d.route,
+        d.method,
+        d.message,
+        d.requestId,
+        d.incidentId,
+        d.fingerprint,
+        d.apiKeyId ?? null,
+        d.userId ?? null,
+      ]),
+    );
   }
 
   async totals(since24h: Date): Promise<{ total: number; last24h: number }> {

@@ -1,11 +1,12 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter } from 'prom-client';
+import { isDataError, SalvageInterrupted, SalvageResult, writeSalvaging } from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
 import { ErrorEvent, ErrorReporter, LoggingErrorReporter } from '../common/errors/error-reporter';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
-import { ErrorAggregator } from './error-aggregator';
+import { ErrorAggregator, ErrorBatch } from './error-aggregator';
 import { ErrorMonitoringRepository } from './error-monitoring.repository';
 
 export const ERRORS_TOTAL = 'hapa_errors_total';
@@ -20,6 +21,9 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
   readonly aggregator: ErrorAggregator;
   private readonly flusher: SerialFlusher;
   private lastFailureLog = 0;
+  private lastRejectLog = 0;
+  /** Rows (count increments, incident updates, details) dropped because the database refused them. */
+  rejected = 0;
 
   constructor(
     private readonly logging: LoggingErrorReporter,
@@ -75,9 +79,51 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
     try {
       await this.repo.writeBatch(batch);
     } catch (e) {
-      this.aggregator.restore(batch);
-      throw e;
+      if (!isDataError(e)) {
+        this.aggregator.restore(batch);
+        throw e;
+      }
+      await this.salvage(batch);
     }
+  }
+
+  // Some row can never be written: write the rest around it rather than losing or retrying the whole batch.
+  private async salvage(batch: ErrorBatch): Promise<void> {
+    const results: SalvageResult[] = [];
+    try {
+      results.push(await writeSalvaging(batch.counts, (rows) => this.repo.writeCounts(rows)));
+      results.push(await writeSalvaging(batch.incidents, (rows) => this.repo.writeIncidents(rows)));
+      results.push(await writeSalvaging(batch.details, (rows) => this.repo.writeDetails(rows)));
+    } catch (e) {
+      if (!(e instanceof SalvageInterrupted)) throw e;
+      // Not the rows' fault (connection lost…): put back what was not written.
+      const stage = results.length;
+      const left = <T>(i: number, rows: T[]): T[] => (i < stage ? [] : i === stage ? (e.remaining as T[]) : rows);
+      this.aggregator.restore({
+        counts: left(0, batch.counts),
+        incidents: left(1, batch.incidents),
+        details: left(2, batch.details),
+      });
+      results.push(e.result);
+      throw e.cause;
+    } finally {
+      this.reject(results);
+    }
+  }
+
+  private reject(results: SalvageResult[]): void {
+    const rejected = results.reduce((n, r) => n + r.rejected, 0);
+    if (rejected === 0) return;
+    this.rejected += rejected;
+    const now = Date.now();
+    if (now - this.lastRejectLog < 60_000) return;
+    this.lastRejectLog = now;
+    // SQLSTATEs only: the rows may hold whatever a client sent.
+    this.logger.write('warn', 'error monitoring: dropped rows the database rejected', {
+      rejected,
+      rejected_total: this.rejected,
+      sqlstate: [...new Set(results.flatMap((r) => r.sqlStates))].sort(),
+    });
   }
 
   private logFailure(e: unknown): void {

@@ -1,8 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { Period, PERIODS } from '../../common/http/period';
 import { COMPLETION_EVENT_TYPES, CompletionEventType } from '../analytics.entities';
+
+// What the editor sends back is stored: only characters and lengths the columns take (completion_events).
+export const COMPLETION_ID_PATTERN = /^[\w.:-]{1,64}$/;
+export const LANGUAGE_PATTERN = /^[\w+#.-]{1,32}$/;
 
 export const USAGE_GROUPS = ['key', 'user', 'adapter', 'day'] as const;
 export type UsageGroupBy = (typeof USAGE_GROUPS)[number];
@@ -31,8 +35,17 @@ export class UsageQueryDto extends AnalyticsPeriodQueryDto {
 
 export class CompletionEventDto {
   @ApiProperty({ enum: COMPLETION_EVENT_TYPES }) @IsIn(COMPLETION_EVENT_TYPES) type: CompletionEventType;
-  @ApiProperty() @IsString() @Length(1, 64) completion_id: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 32) language?: string;
+  @ApiProperty({ pattern: COMPLETION_ID_PATTERN.source, example: 'cmpl-0f8e6c9a-3b1d-4c2e-9a7b-5d4e3f2a1b0c' })
+  @IsString()
+  @Matches(COMPLETION_ID_PATTERN)
+  completion_id: string;
+
+  @ApiPropertyOptional({ pattern: LANGUAGE_PATTERN.source, example: 'python' })
+  @IsOptional()
+  @IsString()
+  @Matches(LANGUAGE_PATTERN)
+  language?: string;
+
   @ApiPropertyOptional({ description: 'Milliseconds the completion was shown before the action' })
   @IsOptional()
   @IsInt()
