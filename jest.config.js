@@ -5,6 +5,8 @@ const transform = { '^.+\\.ts$': ['@swc/jest'] };
 module.exports = {
   // Per-project testTimeout is ignored by jest 30; this one covers the e2e boots (PGlite takes seconds under load).
   testTimeout: 60000,
+  // Tests spawn real processes (Prometheus, redis-server, the server): never let a stray handle hang CI.
+  forceExit: true,
   projects: [
     { displayName: 'unit', testEnvironment: 'node', transform, roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
     {
