@@ -1,7 +1,8 @@
 // PGlite loads its wasm with a dynamic import(): the npm scripts run jest with --experimental-vm-modules.
 // Two projects: unit specs live beside the code; e2e specs in test/ run against real PostgreSQL,
 // Redis and the model-server emulator, each file in its own database (see test/support).
-const transform = { '^.+\\.ts$': ['@swc/jest'] };
+// ts-jest in transpile-only mode (isolatedModules): fast, and decorator metadata for Nest DI.
+const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
 module.exports = {
   // Per-project testTimeout is ignored by jest 30; this one covers the e2e boots (PGlite takes seconds under load).
   testTimeout: 60000,

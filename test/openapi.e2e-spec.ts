@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startTestApp } from './support/test-app';
 
 // openapi.json is committed so API changes show in diffs. Refresh it with:
-//   UPDATE_OPENAPI=1 npm test -- --testPathPatterns openapi
+//   UPDATE_OPENAPI=1 npm test -- --testPathPattern openapi
 const FILE = path.resolve(__dirname, '../openapi.json');
 
 function sorted(value: unknown): unknown {
