@@ -2,7 +2,13 @@ import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/com
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
 import { Counter, Histogram } from 'prom-client';
-import { isDataError, SalvageInterrupted, SalvageResult, writeSalvaging } from '../common/batching/salvage';
+import {
+  isDataError,
+  RejectedRows,
+  SalvageInterrupted,
+  SalvageResult,
+  writeSalvaging,
+} from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
 import { clip, clipOptional, storedMethod } from '../common/batching/stored-values';
 import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-request';
@@ -58,11 +64,15 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private readonly flusher: SerialFlusher;
   private readonly apiHealthRoute: string;
   private lastFailureLog = 0;
-  private lastRejectLog = 0;
   /** Events dropped because too many were waiting (database down for long). */
   dropped = 0;
   /** Events dropped because the database refused them (a data error on that very row). */
-  rejected = 0;
+  private readonly rejectedRows: RejectedRows;
+
+  /** Rows the database refused and that were dropped (salvaged batches). */
+  get rejected(): number {
+    return this.rejectedRows.total;
+  }
 
   constructor(
     private readonly repo: AnalyticsRepository,
@@ -73,6 +83,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     @InjectMetric(UPSTREAM_DURATION) private readonly upstream: Histogram,
     @InjectMetric(GATEWAY_OVERHEAD) private readonly overhead: Histogram,
   ) {
+    this.rejectedRows = new RejectedRows(this.logger, 'analytics: dropped events the database rejected');
     this.apiHealthRoute = `${config.http.apiPrefix}/health`;
     this.flusher = new SerialFlusher(
       () => this.write(),
@@ -181,7 +192,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       results.push(e.result);
       throw e.cause;
     } finally {
-      this.reject(results);
+      this.rejectedRows.add(results);
     }
   }
 
@@ -189,21 +200,6 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private keep(usage: UsageEvent[], completions: CompletionEvent[]): void {
     this.usage = usage.concat(this.usage).slice(-MAX_PENDING);
     this.completions = completions.concat(this.completions).slice(-MAX_PENDING);
-  }
-
-  private reject(results: SalvageResult[]): void {
-    const rejected = results.reduce((n, r) => n + r.rejected, 0);
-    if (rejected === 0) return;
-    this.rejected += rejected;
-    const now = Date.now();
-    if (now - this.lastRejectLog < 60_000) return;
-    this.lastRejectLog = now;
-    // SQLSTATEs only: the rows may hold whatever a client sent.
-    this.logger.write('warn', 'analytics: dropped events the database rejected', {
-      rejected,
-      rejected_total: this.rejected,
-      sqlstate: [...new Set(results.flatMap((r) => r.sqlStates))].sort(),
-    });
   }
 
   private logFailure(e: unknown): void {

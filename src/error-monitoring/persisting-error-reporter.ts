@@ -1,7 +1,13 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter } from 'prom-client';
-import { isDataError, SalvageInterrupted, SalvageResult, writeSalvaging } from '../common/batching/salvage';
+import {
+  isDataError,
+  RejectedRows,
+  SalvageInterrupted,
+  SalvageResult,
+  writeSalvaging,
+} from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
 import { ErrorEvent, ErrorReporter, LoggingErrorReporter } from '../common/errors/error-reporter';
 import { AppLogger } from '../common/logging/json-logger';
@@ -21,9 +27,13 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
   readonly aggregator: ErrorAggregator;
   private readonly flusher: SerialFlusher;
   private lastFailureLog = 0;
-  private lastRejectLog = 0;
   /** Rows (count increments, incident updates, details) dropped because the database refused them. */
-  rejected = 0;
+  private readonly rejectedRows: RejectedRows;
+
+  /** Rows the database refused and that were dropped (salvaged batches). */
+  get rejected(): number {
+    return this.rejectedRows.total;
+  }
 
   constructor(
     private readonly logging: LoggingErrorReporter,
@@ -33,6 +43,7 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
     @InjectMetric(ERRORS_TOTAL) private readonly errorsTotal: Counter<'error_code'>,
   ) {
     super();
+    this.rejectedRows = new RejectedRows(this.logger, 'error monitoring: dropped rows the database rejected');
     this.aggregator = new ErrorAggregator({
       samplePerMinute: config.errorMonitoring.samplePerMinute,
       maxPendingDetails: 5000,
@@ -107,23 +118,8 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
       results.push(e.result);
       throw e.cause;
     } finally {
-      this.reject(results);
+      this.rejectedRows.add(results);
     }
-  }
-
-  private reject(results: SalvageResult[]): void {
-    const rejected = results.reduce((n, r) => n + r.rejected, 0);
-    if (rejected === 0) return;
-    this.rejected += rejected;
-    const now = Date.now();
-    if (now - this.lastRejectLog < 60_000) return;
-    this.lastRejectLog = now;
-    // SQLSTATEs only: the rows may hold whatever a client sent.
-    this.logger.write('warn', 'error monitoring: dropped rows the database rejected', {
-      rejected,
-      rejected_total: this.rejected,
-      sqlstate: [...new Set(results.flatMap((r) => r.sqlStates))].sort(),
-    });
   }
 
   private logFailure(e: unknown): void {

@@ -1,3 +1,5 @@
+import { AppLogger } from '../logging/json-logger';
+
 /** The PostgreSQL SQLSTATE of a failed query (pg and PGlite both set `code`; TypeORM copies it or keeps `driverError`). */
 export function sqlState(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
@@ -60,4 +62,29 @@ export async function writeSalvaging<T>(rows: T[], write: (rows: T[]) => Promise
     }
   }
   return { rejected, sqlStates: [...states].sort() };
+}
+
+/** Counts rows the database refused and warns at most once a minute, by SQLSTATE only: rows hold client text. */
+export class RejectedRows {
+  total = 0;
+  private lastLog = 0;
+
+  constructor(
+    private readonly logger: AppLogger,
+    private readonly message: string,
+  ) {}
+
+  add(results: SalvageResult[]): void {
+    const rejected = results.reduce((n, r) => n + r.rejected, 0);
+    if (rejected === 0) return;
+    this.total += rejected;
+    const now = Date.now();
+    if (now - this.lastLog < 60_000) return;
+    this.lastLog = now;
+    this.logger.write('warn', this.message, {
+      rejected,
+      rejected_total: this.total,
+      sqlstate: [...new Set(results.flatMap((r) => r.sqlStates))].sort(),
+    });
+  }
 }

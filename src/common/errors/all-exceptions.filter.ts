@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import { sqlState } from '../batching/salvage';
 import { AppRequest, AppResponse, routeTemplate } from '../http/app-request';
 import { AppException, FieldProblem } from './app.exception';
 import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
@@ -70,8 +71,7 @@ const DB_DOWN_MESSAGE =
 
 function databaseUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  const driver = (e as { driverError?: unknown }).driverError;
-  const code = String((e as { code?: unknown }).code ?? (driver as { code?: unknown } | undefined)?.code ?? '');
+  const code = sqlState(e) ?? String((e as { code?: unknown }).code ?? '');
   return DB_DOWN_CODES.has(code) || code.startsWith('08') || DB_DOWN_MESSAGE.test(e.message);
 }
 
