@@ -1,11 +1,10 @@
 import { Body, Controller, Delete, Get, Module, Param, Put } from '@nestjs/common';
-import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { ProfileCache } from '../src/cache/profile-cache';
 import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
 import { postSse, SseResponse, streamedText } from './support/sse-client';
+import { startRedisServer, ThrowawayRedis } from './support/processes';
 import { startTestApp, TestApp } from './support/test-app';
 import { TEST_REDIS_URL } from './support/test-env';
 
@@ -56,17 +55,6 @@ async function metric(app: TestApp, series: string): Promise<number> {
   const text = (await app.request('GET', '/metrics')).text;
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 describe('response cache on Redis', () => {
@@ -486,27 +474,15 @@ describe('response cache in process (no Redis)', () => {
 describe('response cache when Redis goes away', () => {
   let emu: ModelServerEmulator;
   let app: TestApp;
-  let redisServer: ChildProcess;
+  let redisServer: ThrowawayRedis;
 
   beforeAll(async () => {
-    const port = await freePort();
-    redisServer = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    const url = `redis://127.0.0.1:${port}`;
-    await waitFor('redis-server', async () => {
-      const c = createClient({ url, socket: { reconnectStrategy: false } });
-      c.on('error', () => undefined);
-      return c.connect().then(
-        async () => (await c.close(), true),
-        () => undefined,
-      );
-    });
+    redisServer = await startRedisServer();
     emu = new ModelServerEmulator();
-    app = await startTestApp({ env: { VLLM_SERVER_URL: await emu.listen(), REDIS_URL: url } });
+    app = await startTestApp({ env: { VLLM_SERVER_URL: await emu.listen(), REDIS_URL: redisServer.url } });
   });
   afterAll(async () => {
-    if (redisServer.exitCode === null) redisServer.kill('SIGKILL');
+    redisServer.kill();
     await app?.close();
     await emu?.close();
   });
@@ -517,8 +493,8 @@ describe('response cache when Redis goes away', () => {
     expect((await app.request('POST', GENERATE, { body })).body.cached).toBe(true);
     expect(emu.stats().requests).toBe(1);
 
-    const exited = new Promise((r) => redisServer.once('exit', r));
-    redisServer.kill('SIGKILL');
+    const exited = new Promise((r) => redisServer.process.once('exit', r));
+    redisServer.kill();
     await exited;
 
     for (let i = 0; i < 3; i++) {

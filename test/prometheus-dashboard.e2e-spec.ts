@@ -1,7 +1,6 @@
 import { Controller, Get, Module } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +10,7 @@ import { ErrorCode } from '../src/common/errors/error-codes';
 import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
 import { postSse } from './support/sse-client';
 import { startTestApp, TestApp } from './support/test-app';
+import { freePort } from './support/processes';
 
 const ROOT = path.resolve(__dirname, '..');
 const DASHBOARD = path.join(ROOT, 'deploy/grafana/dashboards/hapa.json');
@@ -53,17 +53,6 @@ function dashboardExpressions(): { panel: string; expr: string }[] {
 }
 
 const expand = (expr: string) => expr.replace(/\$__\w+/g, (v) => GRAFANA_VARIABLES[v] ?? v);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function query(
   base: string,

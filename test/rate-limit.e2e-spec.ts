@@ -1,7 +1,6 @@
 import { Controller, Get, Module, Res } from '@nestjs/common';
-import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createClient } from 'redis';
+import { startRedisServer, ThrowawayRedis } from './support/processes';
 import type { Response } from 'express';
 import { Authenticated, Principal } from '../src/common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../src/common/http/app-request';
@@ -213,43 +212,33 @@ describe('rate limiting', () => {
   });
 
   describe('when Redis goes away mid-test', () => {
-    let redis: ChildProcess | undefined;
-    let port: number;
+    let redis: ThrowawayRedis;
     beforeAll(async () => {
-      port = await freePort();
-      redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-        stdio: 'ignore',
-      });
-      await until(
-        () => pingRedis(port),
-        (ok) => ok,
-        5000,
-      );
+      redis = await startRedisServer();
     });
-    afterAll(() => {
-      if (redis && redis.exitCode === null) redis.kill('SIGKILL');
-    });
+    afterAll(() => redis?.kill());
 
     it('should keep serving with per-instance limits, report one E5009 and show redis down in /health', async () => {
       const app = await startTestApp({
         apiKey: false,
         extraModules: [ProbeModule],
-        env: { REDIS_URL: `redis://127.0.0.1:${port}`, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
+        env: { REDIS_URL: redis.url, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
       });
       try {
         const k = await factory.apiKey(app);
         expect((await hit(app, k.key)).status).toBe(200);
         expect((await hit(app, k.key)).status).toBe(200);
         // The counter lives in that Redis.
-        const client = createClient({ url: `redis://127.0.0.1:${port}` });
+        const client = createClient({ url: redis.url });
         await client.connect();
         const keys = await client.keys(`${app.redisPrefix}rl:route:/rl-probe:*`);
         expect(keys).toHaveLength(1);
         expect(await client.get(keys[0])).toBe('2');
         await client.close();
 
-        redis!.kill('SIGKILL');
-        await new Promise((r) => redis!.once('exit', r));
+        const exited = new Promise((r) => redis.process.once('exit', r));
+        redis.kill();
+        await exited;
 
         // Fresh in-memory window: three more pass, the fourth is limited; no request fails.
         const statuses = [];
@@ -355,27 +344,3 @@ describe('stream slots', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function pingRedis(port: number): Promise<boolean> {
-  const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.ping();
-    await c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}

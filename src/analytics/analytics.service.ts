@@ -15,27 +15,32 @@ import {
   UsageRowDto,
 } from './dto/analytics.dto';
 import { UsageRecorder } from './usage-recorder';
+import { SerialFlusher } from '../common/batching/serial-flusher';
 
 const RETENTION_INTERVAL_MS = 3600_000;
 
 @Injectable()
 export class AnalyticsService implements OnModuleInit, OnModuleDestroy {
-  private retentionTimer?: NodeJS.Timeout;
+  private readonly retention: SerialFlusher;
 
   constructor(
     private readonly repo: AnalyticsRepository,
     private readonly recorder: UsageRecorder,
     private readonly config: AppConfig,
     private readonly logger: AppLogger,
-  ) {}
+  ) {
+    this.retention = new SerialFlusher(
+      async () => void (await this.purgeExpired()),
+      (e) => this.logger.write('warn', 'analytics: retention run failed', { error: String(e) }),
+    );
+  }
 
   onModuleInit(): void {
-    this.retentionTimer = setInterval(() => void this.purgeExpired().catch(() => undefined), RETENTION_INTERVAL_MS);
-    this.retentionTimer.unref();
+    this.retention.start(RETENTION_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.retentionTimer);
+    this.retention.stop();
   }
 
   /** The scheduled retention job: drops usage and completion events older than ANALYTICS_RETENTION_DAYS. */

@@ -11,6 +11,7 @@ import { AuthFailureLimiter } from './auth-failure-limiter';
 import { ApiKeyRepository, AuthKeyRecord } from './api-key.repository';
 import { LruCache } from './lru-cache';
 import { BOOTSTRAP_ADMIN_USER_ID, JWT_PERMISSIONS, KeyPrincipal } from './principal';
+import { SerialFlusher } from '../common/batching/serial-flusher';
 
 const MAX_CACHED_KEYS = 10_000;
 const MAX_NEGATIVE = 10_000;
@@ -42,7 +43,10 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   private readonly adminHash?: string;
   private readonly channel: string;
   private subscriber?: RedisClientType;
-  private flushTimer?: NodeJS.Timeout;
+  private readonly lastUsed = new SerialFlusher(
+    () => this.flushLastUsed(),
+    (e) => this.logger.write('warn', 'last_used_at flush failed', { error: String(e) }),
+  );
 
   constructor(
     config: AppConfig,
@@ -60,8 +64,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.flushTimer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS);
-    this.flushTimer.unref();
+    this.lastUsed.start(LAST_USED_FLUSH_MS);
     if (!this.redis.client) return;
     // SUBSCRIBE needs a connection of its own.
     const sub = this.redis.client.duplicate() as RedisClientType;
@@ -81,8 +84,8 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    clearInterval(this.flushTimer);
-    await this.flushLastUsed();
+    this.lastUsed.stop();
+    await this.lastUsed.flush();
     const sub = this.subscriber;
     if (sub) await (sub.isOpen ? sub.close() : Promise.resolve(sub.destroy())).catch(() => sub.destroy());
   }

@@ -16,6 +16,7 @@ import {
 } from './dto/error-monitoring.dto';
 import { IncidentStatus } from './error-monitoring.entities';
 import { ErrorMonitoringRepository, IncidentRow } from './error-monitoring.repository';
+import { SerialFlusher } from '../common/batching/serial-flusher';
 
 const BUCKETS: Record<Period, { name: 'minute' | 'hour' | 'day'; seconds: number }> = {
   '1h': { name: 'minute', seconds: 60 },
@@ -33,22 +34,26 @@ const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : 
 
 @Injectable()
 export class ErrorMonitoringService implements OnModuleInit, OnModuleDestroy {
-  private retentionTimer?: NodeJS.Timeout;
+  private readonly retention: SerialFlusher;
 
   constructor(
     private readonly repo: ErrorMonitoringRepository,
     private readonly analytics: AnalyticsRepository,
     private readonly config: AppConfig,
     private readonly logger: AppLogger,
-  ) {}
+  ) {
+    this.retention = new SerialFlusher(
+      async () => void (await this.purgeExpired()),
+      (e) => this.logger.write('warn', 'error monitoring: retention run failed', { error: String(e) }),
+    );
+  }
 
   onModuleInit(): void {
-    this.retentionTimer = setInterval(() => void this.purgeExpired().catch(() => undefined), RETENTION_INTERVAL_MS);
-    this.retentionTimer.unref();
+    this.retention.start(RETENTION_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.retentionTimer);
+    this.retention.stop();
   }
 
   /** The scheduled retention job: drops error rows older than ERROR_RETENTION_DAYS. */

@@ -25,7 +25,8 @@ return 1`;
 const REFRESH_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) then
+-- XX CH: 1 only while our slot is still a member (0 is truthy in Lua, so compare)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return 1`;

@@ -1,0 +1,57 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createClient } from 'redis';
+
+/** A loopback port free right now (for child processes that need a fixed port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ThrowawayRedis {
+  url: string;
+  process: ChildProcess;
+  /** Kills it at once (an outage), idempotent. */
+  kill(): void;
+}
+
+/** A redis-server of the test's own, so the test can take Redis away mid-test. */
+export async function startRedisServer(): Promise<ThrowawayRedis> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 5000;
+  while (!(await ping(url))) {
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not start');
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { url, process: child, kill: () => void (child.exitCode === null && child.kill('SIGKILL')) };
+}
+
+async function ping(url: string): Promise<boolean> {
+  const c = createClient({ url, socket: { reconnectStrategy: false } });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.ping();
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
