@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --soak MINUTES] [-- --quick]
+ * npm run bench [-- --soak MINUTES] [--quick] [--workers N] [--only phase,...] [--cpu-prof]
  *
  * Starts the emulator and the server (production mode, PostgreSQL + Redis, auth, rate limits, analytics and
  * error monitoring on) as separate processes, then measures in one run: added latency at c=1, throughput at
@@ -8,7 +8,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,11 @@ const ROOT = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const SOAK_MINUTES = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
+/** `--only latency,throughput,streaming,cache,cancellation,soak`: run just those phases (profiling). */
+const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : undefined;
+/** `--cpu-prof`: the server writes a V8 CPU profile to bench/results/prof on exit. */
+const CPU_PROF = args.includes('--cpu-prof');
+const runs = (phase: string) => (ONLY ? ONLY.has(phase) : phase !== 'soak' || SOAK_MINUTES > 0);
 const PG_ADMIN = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -39,6 +44,9 @@ const STREAM_TOKENS = 256;
 const TOKEN_DELAY_MS = 20;
 const CANCELLED_STREAMS = 200;
 const STREAM_RAMP_MS = 2000;
+const SWEEP = QUICK ? [50] : [100, 250, 500];
+/** `--workers N`: the server's WORKERS (default 1, the server's own default). */
+const WORKERS = args.includes('--workers') ? Number(args[args.indexOf('--workers') + 1]) : 1;
 
 const PROMPT = 'write a function that removes duplicates from a list while keeping order';
 
@@ -52,8 +60,8 @@ interface Proc {
   stop(): Promise<void>;
 }
 
-function start(script: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [path.join(ROOT, script)], {
+function start(script: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, script)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,18 +118,86 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Resident set size in MB: current (VmRSS) or peak since the last reset (VmHWM). */
+/** The process and its descendants (a WORKERS > 1 server is a primary and its workers). */
+function processTree(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]) ?? []));
+  return out;
+}
+
+/** Resident set size in MB of a process tree: current (VmRSS) or peak since the last reset (VmHWM), summed. */
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return Math.round(kb / 102.4) / 10;
+}
+
+/** CPU time of the server, the emulator and this process (the load generator), per phase, as % of one core. */
+class CpuMeter {
+  private t0 = 0;
+  private base: Record<string, number> = {};
+  constructor(private readonly pids: Record<string, number>) {}
+
+  reset(): void {
+    this.t0 = performance.now();
+    this.base = this.sample();
+  }
+
+  read(): Record<string, number> {
+    const wallS = (performance.now() - this.t0) / 1000;
+    const now = this.sample();
+    return Object.fromEntries(
+      Object.entries(now).map(([k, v]) => [`${k}_cpu_pct`, round((100 * (v - this.base[k])) / wallS, 0)]),
+    );
+  }
+
+  private sample(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, root] of Object.entries(this.pids)) {
+      out[name] = 0;
+      for (const pid of processTree(root)) {
+        // /proc/<pid>/stat fields 14 and 15 (after the parenthesised name): utime and stime in clock ticks
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          out[name] += (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+    }
+    const own = process.cpuUsage();
+    out.loadgen = (own.user + own.system) / 1e6;
+    return out;
+  }
 }
 
 /** Resets VmHWM so the next reading is the peak of the phase that follows. */
 function resetPeak(pid: number): void {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    /* not permitted: VmHWM then covers the whole run, an upper bound */
+  for (const p of processTree(pid)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      /* not permitted: VmHWM then covers the whole run, an upper bound */
+    }
   }
 }
 
@@ -133,6 +209,7 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+const sortedFinite = (xs: number[]) => xs.filter(Number.isFinite).sort((a, b) => a - b);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function sequentialLatencies(
@@ -243,7 +320,14 @@ async function concurrentStreams(n: number, rampMs: number, open: () => Promise<
       try {
         return await open();
       } catch (e) {
-        return { tokens: 0, ordered: false, ttftMs: NaN, done: false, error: String(e) } as StreamResult;
+        return {
+          tokens: 0,
+          ordered: false,
+          ttftMs: NaN,
+          headersMs: NaN,
+          done: false,
+          error: String(e),
+        } as StreamResult;
       } finally {
         current--;
       }
@@ -279,25 +363,30 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   const adminKey = 'hapa_' + randomBytes(30).toString('base64url');
-  const server = start('dist/src/main.js', {
-    ENVIRONMENT: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    SECRET_KEY: randomBytes(32).toString('hex'),
-    ADMIN_API_KEY: adminKey,
-    DATABASE_URL: dbUrl.toString(),
-    REDIS_URL,
-    REDIS_KEY_PREFIX: `hapa-bench:${stamp}:`,
-    VLLM_SERVER_URL: emu,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_ENABLED: 'true',
-    DEFAULT_RATE_LIMIT: '10000000',
-    RATE_LIMIT_RULES: '/code/generate=10000000/1m,/code/generate/stream=10000000/1m,/code/complete=10000000/1m',
-    MAX_CONCURRENT_STREAMS: '5000',
-    ERROR_MONITORING_ENABLED: 'true',
-    INCIDENT_TRACKING_ENABLED: 'true',
-    SHUTDOWN_TIMEOUT: '5',
-  });
+  const server = start(
+    'dist/src/main.js',
+    {
+      ENVIRONMENT: 'production',
+      WORKERS: String(WORKERS),
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      SECRET_KEY: randomBytes(32).toString('hex'),
+      ADMIN_API_KEY: adminKey,
+      DATABASE_URL: dbUrl.toString(),
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `hapa-bench:${stamp}:`,
+      VLLM_SERVER_URL: emu,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_ENABLED: 'true',
+      DEFAULT_RATE_LIMIT: '10000000',
+      RATE_LIMIT_RULES: '/code/generate=10000000/1m,/code/generate/stream=10000000/1m,/code/complete=10000000/1m',
+      MAX_CONCURRENT_STREAMS: '5000',
+      ERROR_MONITORING_ENABLED: 'true',
+      INCIDENT_TRACKING_ENABLED: 'true',
+      SHUTDOWN_TIMEOUT: '5',
+    },
+    CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/prof')}`] : [],
+  );
   const agent = new Agent({ connections: 2048, keepAliveTimeout: 60_000, pipelining: 1 });
   try {
     await server.waitFor(/listening on/, 30_000);
@@ -323,41 +412,57 @@ async function main(): Promise<void> {
     const gatewayBody = JSON.stringify({ prompt: PROMPT, max_tokens: 64, temperature: 0.2, cache: false });
     const directBody = JSON.stringify({ model: 'prompt', prompt: PROMPT, max_tokens: 64, temperature: 0.2 });
 
-    // 1. Added latency at c=1 (emulator at zero delay, cache off)
-    log(`1/6 added latency: ${C1_REQUESTS} sequential requests each way`);
-    const direct1 = await sequentialLatencies(`${emu}/v1/completions`, directBody, json, C1_REQUESTS, agent);
-    const gateway1 = await sequentialLatencies(`${base}/api/v1/code/generate`, gatewayBody, auth, C1_REQUESTS, agent);
-    results.latency_c1 = {
-      requests: C1_REQUESTS,
-      direct_p50_ms: round(direct1.p50),
-      direct_p99_ms: round(direct1.p99),
-      gateway_p50_ms: round(gateway1.p50),
-      gateway_p99_ms: round(gateway1.p99),
-      added_p50_ms: round(gateway1.p50 - direct1.p50),
-      added_p99_ms: round(gateway1.p99 - direct1.p99),
-      overhead_header_p50_ms: round(gateway1.overheadP50),
-      overhead_header_p99_ms: round(gateway1.overheadP99),
+    const cpu = new CpuMeter({ server: serverPid, emulator: emulator.child.pid! });
+    const phase = async (name: string, key: string, label: string, run: () => Promise<Record<string, unknown>>) => {
+      if (!runs(name)) return log(`${label}: skipped`);
+      log(label);
+      cpu.reset();
+      results[key] = { ...(await run()), ...cpu.read() };
     };
+
+    // 1. Added latency at c=1 (emulator at zero delay, cache off)
+    await phase('latency', 'latency_c1', `1/6 added latency: ${C1_REQUESTS} sequential requests each way`, async () => {
+      const direct1 = await sequentialLatencies(`${emu}/v1/completions`, directBody, json, C1_REQUESTS, agent);
+      cpu.reset(); // CPU figures cover the gateway half of each phase
+      const gateway1 = await sequentialLatencies(`${base}/api/v1/code/generate`, gatewayBody, auth, C1_REQUESTS, agent);
+      return {
+        requests: C1_REQUESTS,
+        direct_p50_ms: round(direct1.p50),
+        direct_p99_ms: round(direct1.p99),
+        gateway_p50_ms: round(gateway1.p50),
+        gateway_p99_ms: round(gateway1.p99),
+        added_p50_ms: round(gateway1.p50 - direct1.p50),
+        added_p99_ms: round(gateway1.p99 - direct1.p99),
+        overhead_header_p50_ms: round(gateway1.overheadP50),
+        overhead_header_p99_ms: round(gateway1.overheadP99),
+      };
+    });
 
     // 2. Throughput at c=64, non-streaming, cache off
-    log(`2/6 throughput: c=64 for ${THROUGHPUT_SECONDS}s each way`);
-    const directT = await throughput(`${emu}/v1/completions`, directBody, json, THROUGHPUT_SECONDS);
-    const gatewayT = await throughput(`${base}/api/v1/code/generate`, gatewayBody, auth, THROUGHPUT_SECONDS);
-    results.throughput_c64 = {
-      seconds: THROUGHPUT_SECONDS,
-      direct_rps: directT.rps,
-      gateway_rps: gatewayT.rps,
-      ratio: round(gatewayT.rps / directT.rps),
-      gateway_non2xx: gatewayT.non2xx,
-      gateway_errors: gatewayT.errors,
-      gateway_p50_ms: gatewayT.p50,
-      gateway_p99_ms: gatewayT.p99,
-    };
+    await phase(
+      'throughput',
+      'throughput_c64',
+      `2/6 throughput: c=64 for ${THROUGHPUT_SECONDS}s each way`,
+      async () => {
+        const directT = await throughput(`${emu}/v1/completions`, directBody, json, THROUGHPUT_SECONDS);
+        cpu.reset();
+        const gatewayT = await throughput(`${base}/api/v1/code/generate`, gatewayBody, auth, THROUGHPUT_SECONDS);
+        return {
+          seconds: THROUGHPUT_SECONDS,
+          direct_rps: directT.rps,
+          gateway_rps: gatewayT.rps,
+          ratio: round(gatewayT.rps / directT.rps),
+          gateway_non2xx: gatewayT.non2xx,
+          gateway_errors: gatewayT.errors,
+          gateway_p50_ms: gatewayT.p50,
+          gateway_p99_ms: gatewayT.p99,
+        };
+      },
+    );
 
     // 3. Concurrent streams of 256 tokens at 20 ms per token
-    log(`3/6 streaming: ${STREAMS} concurrent streams of ${STREAM_TOKENS} tokens at ${TOKEN_DELAY_MS} ms/token`);
-    await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
     const streamBody = JSON.stringify({ prompt: PROMPT, max_tokens: STREAM_TOKENS, temperature: 0.2, cache: false });
+    const streamLabel = `3/6 streaming: ${STREAMS} concurrent streams of ${STREAM_TOKENS} tokens at ${TOKEN_DELAY_MS} ms/token`;
     const directStreamBody = JSON.stringify({
       model: 'prompt',
       prompt: PROMPT,
@@ -366,112 +471,147 @@ async function main(): Promise<void> {
       stream: true,
       stop: ['<|EOT|>'],
     });
-    const direct = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
-      stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai'),
+    await phase('streaming', 'streaming', streamLabel, async () => {
+      await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
+      const direct = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
+        stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai'),
+      );
+      const directStreams = direct.results;
+      resetPeak(serverPid);
+      cpu.reset();
+      const gateway = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
+        stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway'),
+      );
+      const gatewayStreams = gateway.results;
+      const peakRss = rssMb(serverPid, 'VmHWM');
+      const directTtft = directStreams.map((s) => s.ttftMs).sort((a, b) => a - b);
+      const gatewayTtft = gatewayStreams
+        .map((s) => s.ttftMs)
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b);
+      const sent = directStreams.reduce((n, s) => n + s.tokens, 0);
+      const received = gatewayStreams.reduce((n, s) => n + s.tokens, 0);
+      return {
+        streams: STREAMS,
+        ramp_ms: STREAM_RAMP_MS,
+        peak_concurrent_direct: direct.peak,
+        peak_concurrent_gateway: gateway.peak,
+        tokens_per_stream: STREAM_TOKENS,
+        tokens_expected: STREAMS * STREAM_TOKENS,
+        tokens_sent_direct: sent,
+        tokens_received_gateway: received,
+        tokens_lost: STREAMS * STREAM_TOKENS - received,
+        streams_complete: gatewayStreams.filter((s) => s.done && s.tokens === STREAM_TOKENS).length,
+        streams_out_of_order: gatewayStreams.filter((s) => !s.ordered).length,
+        stream_errors: gatewayStreams.filter((s) => s.error).length,
+        direct_ttft_p50_ms: round(pct(directTtft, 50)),
+        direct_ttft_p99_ms: round(pct(directTtft, 99)),
+        gateway_ttft_p50_ms: round(pct(gatewayTtft, 50)),
+        gateway_ttft_p99_ms: round(pct(gatewayTtft, 99)),
+        added_ttft_p50_ms: round(pct(gatewayTtft, 50) - pct(directTtft, 50)),
+        added_ttft_p99_ms: round(pct(gatewayTtft, 99) - pct(directTtft, 99)),
+        server_peak_rss_mb: peakRss,
+      };
+    });
+
+    // 3b. The same streams at lower concurrency: where the added-TTFT target holds on this machine
+    await phase(
+      'sweep',
+      'streaming_sweep',
+      `3b/6 streaming sweep: ${SWEEP.join(', ')} concurrent streams`,
+      async () => {
+        await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
+        const out: Record<string, number> = {};
+        for (const n of SWEEP) {
+          const d = await concurrentStreams(n, STREAM_RAMP_MS, () =>
+            stream(`${emu}/v1/completions`, directStreamBody, json, agent, 'openai'),
+          );
+          const g = await concurrentStreams(n, STREAM_RAMP_MS, () =>
+            stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway'),
+          );
+          const dT = sortedFinite(d.results.map((s) => s.ttftMs));
+          const gT = sortedFinite(g.results.map((s) => s.ttftMs));
+          out[`s${n}_direct_ttft_p99_ms`] = round(pct(dT, 99));
+          out[`s${n}_added_ttft_p50_ms`] = round(pct(gT, 50) - pct(dT, 50));
+          out[`s${n}_added_ttft_p99_ms`] = round(pct(gT, 99) - pct(dT, 99));
+          out[`s${n}_tokens_lost`] = n * STREAM_TOKENS - g.results.reduce((k, s) => k + s.tokens, 0);
+        }
+        return out;
+      },
     );
-    const directStreams = direct.results;
-    resetPeak(serverPid);
-    const gateway = await concurrentStreams(STREAMS, STREAM_RAMP_MS, () =>
-      stream(`${base}/api/v1/code/generate/stream`, streamBody, auth, agent, 'gateway'),
-    );
-    const gatewayStreams = gateway.results;
-    const peakRss = rssMb(serverPid, 'VmHWM');
-    const directTtft = directStreams.map((s) => s.ttftMs).sort((a, b) => a - b);
-    const gatewayTtft = gatewayStreams
-      .map((s) => s.ttftMs)
-      .filter(Number.isFinite)
-      .sort((a, b) => a - b);
-    const sent = directStreams.reduce((n, s) => n + s.tokens, 0);
-    const received = gatewayStreams.reduce((n, s) => n + s.tokens, 0);
-    results.streaming = {
-      streams: STREAMS,
-      ramp_ms: STREAM_RAMP_MS,
-      peak_concurrent_direct: direct.peak,
-      peak_concurrent_gateway: gateway.peak,
-      tokens_per_stream: STREAM_TOKENS,
-      tokens_expected: STREAMS * STREAM_TOKENS,
-      tokens_sent_direct: sent,
-      tokens_received_gateway: received,
-      streams_complete: gatewayStreams.filter((s) => s.done && s.tokens === STREAM_TOKENS).length,
-      streams_out_of_order: gatewayStreams.filter((s) => !s.ordered).length,
-      stream_errors: gatewayStreams.filter((s) => s.error).length,
-      direct_ttft_p50_ms: round(pct(directTtft, 50)),
-      direct_ttft_p99_ms: round(pct(directTtft, 99)),
-      gateway_ttft_p50_ms: round(pct(gatewayTtft, 50)),
-      gateway_ttft_p99_ms: round(pct(gatewayTtft, 99)),
-      added_ttft_p50_ms: round(pct(gatewayTtft, 50) - pct(directTtft, 50)),
-      added_ttft_p99_ms: round(pct(gatewayTtft, 99) - pct(directTtft, 99)),
-      server_peak_rss_mb: peakRss,
-    };
 
     // 4. Cache: a repeated cacheable request
-    log('4/6 cache: repeated cacheable request, c=64');
-    await configureEmulator(emu, agent, { tokenDelayMs: 0, padToMaxTokens: false });
-    const cachedBody = JSON.stringify({ prompt: PROMPT + ' (cached)', max_tokens: 64, temperature: 0 });
-    await request(`${base}/api/v1/code/generate`, {
-      method: 'POST',
-      body: cachedBody,
-      headers: auth,
-      dispatcher: agent,
-    }).then((r) => r.body.text());
-    const cacheT = await throughput(`${base}/api/v1/code/generate`, cachedBody, auth, THROUGHPUT_SECONDS);
-    results.cache = { rps: cacheT.rps, non2xx: cacheT.non2xx, p50_ms: cacheT.p50, p99_ms: cacheT.p99 };
+    await phase('cache', 'cache', '4/6 cache: repeated cacheable request, c=64', async () => {
+      await configureEmulator(emu, agent, { tokenDelayMs: 0, padToMaxTokens: false });
+      const cachedBody = JSON.stringify({ prompt: PROMPT + ' (cached)', max_tokens: 64, temperature: 0 });
+      await request(`${base}/api/v1/code/generate`, {
+        method: 'POST',
+        body: cachedBody,
+        headers: auth,
+        dispatcher: agent,
+      }).then((r) => r.body.text());
+      const cacheT = await throughput(`${base}/api/v1/code/generate`, cachedBody, auth, THROUGHPUT_SECONDS);
+      return { rps: cacheT.rps, non2xx: cacheT.non2xx, p50_ms: cacheT.p50, p99_ms: cacheT.p99 };
+    });
 
     // 5. Cancellation: streams abandoned by the client at random points
-    log(`5/6 cancellation: ${CANCELLED_STREAMS} streams abandoned at random points`);
-    await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
-    const aborts = new Map<string, number>();
-    const streamMs = STREAM_TOKENS * TOKEN_DELAY_MS;
-    const emuBefore = await emulatorStats(emu, agent);
-    await Promise.all(
-      Array.from({ length: CANCELLED_STREAMS }, async () => {
-        const id = randomUUID();
-        const ctl = new AbortController();
-        const at = 100 + Math.random() * (streamMs - 600);
-        setTimeout(() => {
-          aborts.set(id, Date.now());
-          ctl.abort();
-        }, at);
-        await stream(
-          `${base}/api/v1/code/generate/stream`,
-          streamBody,
-          { ...auth, 'x-request-id': id },
-          agent,
-          'gateway',
-          ctl.signal,
-        ).catch(() => undefined);
-      }),
+    await phase(
+      'cancellation',
+      'cancellation',
+      `5/6 cancellation: ${CANCELLED_STREAMS} streams abandoned at random points`,
+      async () => {
+        await configureEmulator(emu, agent, { tokenDelayMs: TOKEN_DELAY_MS, padToMaxTokens: true });
+        const aborts = new Map<string, number>();
+        const streamMs = STREAM_TOKENS * TOKEN_DELAY_MS;
+        const emuBefore = await emulatorStats(emu, agent);
+        await Promise.all(
+          Array.from({ length: CANCELLED_STREAMS }, async () => {
+            const id = randomUUID();
+            const ctl = new AbortController();
+            const at = 100 + Math.random() * (streamMs - 600);
+            setTimeout(() => {
+              aborts.set(id, Date.now());
+              ctl.abort();
+            }, at);
+            await stream(
+              `${base}/api/v1/code/generate/stream`,
+              streamBody,
+              { ...auth, 'x-request-id': id },
+              agent,
+              'gateway',
+              ctl.signal,
+            ).catch(() => undefined);
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        const disconnects = new Map<string, number>();
+        for (const line of emulator.lines) {
+          if (!line.includes('"disconnect"')) continue;
+          const ev = JSON.parse(line) as { at: number; request_id?: string };
+          if (ev.request_id && aborts.has(ev.request_id)) disconnects.set(ev.request_id, ev.at);
+        }
+        const delays = [...disconnects].map(([id, at]) => at - aborts.get(id)!).sort((a, b) => a - b);
+        const emuAfter = await emulatorStats(emu, agent);
+        // A client that leaves before its request reaches the model server leaves nothing to abort.
+        const reached = emuAfter.requests - emuBefore.requests;
+        return {
+          abandoned: CANCELLED_STREAMS,
+          reached_upstream: reached,
+          upstream_aborted: disconnects.size,
+          upstream_completed_anyway: reached - (emuAfter.disconnects - emuBefore.disconnects),
+          aborted_pct: round((100 * disconnects.size) / Math.max(1, reached), 1),
+          abort_p50_ms: pct(delays, 50),
+          abort_p99_ms: pct(delays, 99),
+          abort_max_ms: delays[delays.length - 1],
+        };
+      },
     );
-    await new Promise((r) => setTimeout(r, 1000));
-    const disconnects = new Map<string, number>();
-    for (const line of emulator.lines) {
-      if (!line.includes('"disconnect"')) continue;
-      const ev = JSON.parse(line) as { at: number; request_id?: string };
-      if (ev.request_id && aborts.has(ev.request_id)) disconnects.set(ev.request_id, ev.at);
-    }
-    const delays = [...disconnects].map(([id, at]) => at - aborts.get(id)!).sort((a, b) => a - b);
-    const emuAfter = await emulatorStats(emu, agent);
-    // A client that leaves before its request reaches the model server leaves nothing to abort.
-    const reached = emuAfter.requests - emuBefore.requests;
-    results.cancellation = {
-      abandoned: CANCELLED_STREAMS,
-      reached_upstream: reached,
-      upstream_aborted: disconnects.size,
-      upstream_completed_anyway: reached - (emuAfter.disconnects - emuBefore.disconnects),
-      aborted_pct: round((100 * disconnects.size) / Math.max(1, reached), 1),
-      abort_p50_ms: pct(delays, 50),
-      abort_p99_ms: pct(delays, 99),
-      abort_max_ms: delays[delays.length - 1],
-    };
 
     // 6. Soak (optional): mixed load, RSS over time
-    if (SOAK_MINUTES > 0) {
-      log(`6/6 soak: ${SOAK_MINUTES} min of mixed load`);
+    await phase('soak', 'soak', `6/6 soak: ${SOAK_MINUTES} min of mixed load`, async () => {
       await configureEmulator(emu, agent, { tokenDelayMs: 2, padToMaxTokens: false });
-      results.soak = await soak(base, auth, agent, serverPid, SOAK_MINUTES);
-    } else {
-      log('6/6 soak: skipped (pass --soak MINUTES)');
-    }
+      return soak(base, auth, agent, serverPid, SOAK_MINUTES);
+    });
 
     results.server_rss_end_mb = rssMb(serverPid, 'VmRSS');
   } finally {
@@ -482,7 +622,7 @@ async function main(): Promise<void> {
     await admin.end();
   }
 
-  const report = { ...machineInfo(), quick: QUICK, results };
+  const report = { ...machineInfo(), quick: QUICK, workers: WORKERS, results };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
   console.log('\n' + markdown(results));
@@ -501,7 +641,8 @@ async function configureEmulator(emu: string, agent: Agent, patch: Record<string
 
 async function soak(base: string, auth: Record<string, string>, agent: Agent, pid: number, minutes: number) {
   const end = Date.now() + minutes * 60_000;
-  const warmupEnd = Date.now() + Math.min(60_000, minutes * 6_000);
+  // Heaps and pools settle in the first half minute or so; growth is measured after that.
+  const warmupEnd = Date.now() + Math.min(60_000, minutes * 15_000);
   const samples: { t: number; rss: number }[] = [];
   const sampler = setInterval(() => samples.push({ t: Date.now(), rss: rssMb(pid, 'VmRSS') }), 1000);
   let requests = 0;
@@ -584,6 +725,7 @@ const TARGETS: Record<string, [string, (v: number) => boolean]> = {
   'streaming.added_ttft_p99_ms': ['≤ 10 ms', (v) => v <= 10],
   'streaming.server_peak_rss_mb': ['≤ 300 MB', (v) => v <= 300],
   'streaming.streams_out_of_order': ['0', (v) => v === 0],
+  'streaming.tokens_lost': ['0', (v) => v === 0],
   'cancellation.aborted_pct': ['100 %', (v) => v === 100],
   'cancellation.abort_p99_ms': ['≤ 100 ms', (v) => v <= 100],
   'soak.growth_pct': ['≤ 10 %', (v) => v <= 10],
@@ -597,7 +739,10 @@ function markdown(results: Record<string, unknown>): string {
       continue;
     }
     for (const [k, v] of Object.entries(values)) {
-      const target = TARGETS[`${section}.${k}`];
+      const target =
+        TARGETS[`${section}.${k}`] ??
+        (k.endsWith('_added_ttft_p99_ms') ? TARGETS['streaming.added_ttft_p99_ms'] : undefined) ??
+        (k.endsWith('_tokens_lost') ? TARGETS['streaming.tokens_lost'] : undefined);
       rows.push(
         `| ${section}.${k} | ${v} | ${target?.[0] ?? ''} | ${target ? (target[1](Number(v)) ? 'yes' : '**no**') : ''} |`,
       );

@@ -6,6 +6,7 @@ import { UsageRecorder } from './analytics/usage-recorder';
 import { AppModule } from './app.module';
 import { SSE_ROUTES } from './code-gen/sse';
 import { accessLogHook } from './common/http/access-log';
+import { LeanExpressAdapter } from './common/http/lean-express.adapter';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { requestPipeline } from './common/http/request-pipeline';
 import { ServerLifecycle } from './common/http/server-lifecycle';
@@ -36,6 +37,7 @@ export async function createApp(
 ): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, logger, options.extraModules),
+    new LeanExpressAdapter(),
     {
       bodyParser: false,
       logger,
@@ -60,6 +62,8 @@ export async function createApp(
   return app;
 }
 
+const LISTEN_BACKLOG = 4096;
+
 export async function startServer(
   config: AppConfig,
   logger?: JsonLogger,
@@ -67,7 +71,13 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = logger ?? new JsonLogger(config.logging.level, config.logging.structured);
   const app = await createApp(config, log, options);
-  await app.listen(config.http.port, config.http.host);
+  // Node's default backlog (511) overflows when a burst of clients connects while the event loop is busy:
+  // the kernel drops their SYNs and they retry after 1 s, 3 s, 7 s. Linux caps this at net.core.somaxconn.
+  await (app.listen as unknown as (port: number, host: string, backlog: number) => Promise<unknown>)(
+    config.http.port,
+    config.http.host,
+    LISTEN_BACKLOG,
+  );
   const server = app.getHttpServer();
   // Keep-alive longer than typical load-balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
@@ -87,12 +97,4 @@ export async function startServer(
         await app.close();
       })()),
   };
-}
-
-/** What the server runs on, for the single start-up line. */
-export function describeRuntime(config: AppConfig): string {
-  const database = config.database.url ? 'postgres' : 'embedded';
-  const cache = config.redis.url ? 'redis' : 'memory';
-  const servers = config.modelServer.urls ? config.modelServer.urls.split(',').length : 'emulator';
-  return `database=${database} cache=${cache} model_servers=${servers}`;
 }

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { describeRuntime, startServer } from './bootstrap';
+import { WORKER_READY, runPrimary } from './cluster-primary';
 import { JsonLogger } from './common/logging/json-logger';
-import { ConfigValidationError, loadConfig } from './config/app-config';
+import { ConfigValidationError, describeRuntime, loadConfig } from './config/app-config';
 
 async function main(): Promise<void> {
   // A local .env fills in what the real environment does not set.
@@ -16,16 +17,23 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = new JsonLogger(config.logging.level, config.logging.structured);
+  if (config.http.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
+
   // A request must never take the process down; log what escaped and keep serving.
   process.on('unhandledRejection', (reason) =>
     logger.error(reason instanceof Error ? reason : String(reason), 'unhandledRejection'),
   );
   process.on('uncaughtException', (err) => logger.error(err, err.stack, 'uncaughtException'));
 
+  // Loaded here so a cluster primary, which serves nothing, does not load the application.
+  const { startServer } = await import('./bootstrap');
   const server = await startServer(config, logger);
-  logger.always(`HAPA backend ${config.env.version} listening on ${server.url} ${describeRuntime(config)}`, {
-    environment: config.env.environment,
-  });
+  if (cluster.isWorker) process.send!({ type: WORKER_READY, url: server.url });
+  else {
+    logger.always(`HAPA backend ${config.env.version} listening on ${server.url} ${describeRuntime(config)}`, {
+      environment: config.env.environment,
+    });
+  }
   const stop = (signal: string) => {
     logger.write('info', `${signal} received: draining`, { timeout_ms: config.http.shutdownTimeoutMs });
     server.shutdown().then(

@@ -1,48 +1,13 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './support/processes';
+import { buildDist, freePort, startMain as run, waitFor } from './support/processes';
 
 // The server as users start it: `node dist/src/main.js` with no configuration but a free port.
-const ROOT = path.resolve(__dirname, '..');
-const MAIN = path.join(ROOT, 'dist/src/main.js');
-
-/** Only PATH and HOME: nothing of the test environment (DATABASE_URL...) leaks in. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
-}
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(env: Record<string, string>, cwd: string): Proc {
-  const child = spawn(process.execPath, [MAIN], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('server process', () => {
   let cwd: string;
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
+    buildDist();
     cwd = mkdtempSync(path.join(tmpdir(), 'hapa-start-'));
   }, 120_000);
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));

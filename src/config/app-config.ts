@@ -17,6 +17,8 @@ export class AppConfig {
   readonly http: {
     host: string;
     port: number;
+    /** HTTP worker processes (node:cluster); 1 = this process serves. */
+    workers: number;
     apiPrefix: string;
     maxBodySize: number;
     requestTimeoutMs: number;
@@ -76,6 +78,7 @@ export class AppConfig {
     this.http = {
       host: v.HOST,
       port: v.PORT,
+      workers: v.WORKERS,
       apiPrefix: v.API_V1_PREFIX,
       maxBodySize: v.MAX_BODY_SIZE,
       requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
@@ -170,6 +173,19 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (v.ENVIRONMENT === 'production' && v.VLLM_SERVER_URL === '') {
     problems.push('VLLM_SERVER_URL: required in production (the built-in emulator is for development only)');
   }
+  // Workers share state only through PostgreSQL and Redis: an embedded database or in-memory limits would split.
+  if (v.WORKERS > 1 && (!v.DATABASE_URL || (!v.REDIS_URL && !v.REDIS_HOST))) {
+    problems.push('WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (workers share state through them)');
+  }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return new AppConfig(v);
+}
+
+/** What the server runs on, for the single start-up line. */
+export function describeRuntime(config: AppConfig): string {
+  const database = config.database.url ? 'postgres' : 'embedded';
+  const cache = config.redis.url ? 'redis' : 'memory';
+  const servers = config.modelServer.urls ? config.modelServer.urls.split(',').length : 'emulator';
+  const workers = config.http.workers > 1 ? ` workers=${config.http.workers}` : '';
+  return `database=${database} cache=${cache} model_servers=${servers}${workers}`;
 }

@@ -170,6 +170,12 @@ export const ENV_SCHEMA = {
   },
   HOST: { default: '0.0.0.0', description: 'Interface to listen on', parse: str({ nonEmpty: true }) },
   PORT: { default: '8000', description: 'HTTP port', parse: int(0, 65535) },
+  WORKERS: {
+    default: '1',
+    description:
+      'HTTP worker processes sharing the port (node:cluster), e.g. one per core; above 1 needs DATABASE_URL and REDIS_URL',
+    parse: int(1, 256),
+  },
   API_V1_PREFIX: {
     default: '/api/v1',
     description: 'Prefix of the versioned API routes',
@@ -332,8 +338,9 @@ export const ENV_SCHEMA = {
     parse: num(0.05, 3600),
   },
   AI_MODEL_MAX_CONNECTIONS: {
-    default: '512',
-    description: 'Keep-alive connections per model server',
+    default: '4096',
+    description:
+      'Connections per model server; a stream holds one for its whole life, and requests beyond the cap wait in the gateway',
     parse: int(1, 65535),
   },
   HEALTH_PROBE_INTERVAL: {
