@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { WORKER_READY, runPrimary } from './cluster-primary';
 import { JsonLogger } from './common/logging/json-logger';
 import { ConfigValidationError, describeRuntime, loadConfig } from './config/app-config';
+import { joinClusterMetrics } from './metrics/cluster-metrics';
 
 async function main(): Promise<void> {
   // A local .env fills in what the real environment does not set.
@@ -18,6 +19,8 @@ async function main(): Promise<void> {
   }
   const logger = new JsonLogger(config.logging.level, config.logging.structured);
   if (config.http.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
+  // Before anything slow, so the primary's metric collection never waits on a starting worker.
+  joinClusterMetrics();
 
   // A request must never take the process down; log what escaped and keep serving.
   process.on('unhandledRejection', (reason) =>

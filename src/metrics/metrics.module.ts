@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { makeCounterProvider, makeHistogramProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { collectDefaultMetrics, register } from 'prom-client';
-import { joinClusterMetrics, MetricsController } from './cluster-metrics';
+import { MetricsController } from './cluster-metrics';
 import { HttpMetricsService } from './http-metrics.service';
 
 export const REQUESTS_TOTAL = 'hapa_requests_total';
@@ -31,7 +31,6 @@ export class MetricsModule {
   static forRoot(enabled: boolean): DynamicModule {
     // Default process metrics are registered once per process (tests start several apps).
     if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
-    joinClusterMetrics();
     const prometheus = PrometheusModule.register({
       path: '/metrics',
       defaultMetrics: { enabled: false },

@@ -7,5 +7,6 @@ export const modelServerMetricProviders = [
     name: MODEL_SERVER_UP,
     help: '1 when the model server passes its health probe (server = host:port from VLLM_SERVER_URL, or emulator)',
     labelNames: ['server'],
+    aggregator: 'min', // WORKERS > 1: up only if every worker sees it up (a sum would read N)
   }),
 ];

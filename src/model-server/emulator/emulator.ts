@@ -286,7 +286,8 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // The default backlog (511) drops SYNs when a benchmark opens 1,000 streams at once.
-      server.listen({ port, host, backlog: 4096 }, () => {
+      // exclusive: in a cluster worker, listen(0) would otherwise share one port through the primary.
+      server.listen({ port, host, backlog: 4096, exclusive: true }, () => {
         server.off('error', reject);
         resolve();
       });
