@@ -1,6 +1,6 @@
 import cluster, { Worker } from 'node:cluster';
 import { JsonLogger } from './common/logging/json-logger';
-import { AppConfig, describeRuntime } from './config/app-config';
+import { AppConfig, logListening } from './config/app-config';
 import { serveClusterMetrics } from './metrics/cluster-metrics';
 
 /** Sent by a worker once its server listens (main.ts). */
@@ -40,9 +40,7 @@ export function runPrimary(config: AppConfig, logger: JsonLogger): void {
       if (announced) logger.write('info', 'replacement worker serving', { pid: worker.process.pid });
       else if (serving.size === n) {
         announced = true;
-        logger.always(`HAPA backend ${config.env.version} listening on ${msg.url} ${describeRuntime(config)}`, {
-          environment: config.env.environment,
-        });
+        logListening(logger, config, msg.url ?? '');
       }
     });
   };

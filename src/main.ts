@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { WORKER_READY, runPrimary } from './cluster-primary';
 import { JsonLogger } from './common/logging/json-logger';
-import { ConfigValidationError, describeRuntime, loadConfig } from './config/app-config';
+import { ConfigValidationError, loadConfig, logListening } from './config/app-config';
 import { joinClusterMetrics } from './metrics/cluster-metrics';
 
 async function main(): Promise<void> {
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const logger = new JsonLogger(config.logging.level, config.logging.structured);
   if (config.http.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
-  // Before anything slow, so the primary's metric collection never waits on a starting worker.
+  // Before the application loads, so this worker can answer the primary's collection as soon as it serves.
   joinClusterMetrics();
 
   // A request must never take the process down; log what escaped and keep serving.
@@ -32,11 +32,7 @@ async function main(): Promise<void> {
   const { startServer } = await import('./bootstrap');
   const server = await startServer(config, logger);
   if (cluster.isWorker) process.send!({ type: WORKER_READY, url: server.url });
-  else {
-    logger.always(`HAPA backend ${config.env.version} listening on ${server.url} ${describeRuntime(config)}`, {
-      environment: config.env.environment,
-    });
-  }
+  else logListening(logger, config, server.url);
   const stop = (signal: string) => {
     logger.write('info', `${signal} received: draining`, { timeout_ms: config.http.shutdownTimeoutMs });
     server.shutdown().then(

@@ -1,3 +1,4 @@
+import type { JsonLogger } from '../common/logging/json-logger';
 import { version as APP_VERSION } from '../../package.json';
 import { RateLimitRule } from '../rate-limit/rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
@@ -181,11 +182,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return new AppConfig(v);
 }
 
-/** What the server runs on, for the single start-up line. */
-export function describeRuntime(config: AppConfig): string {
+/** The single start-up line: version, address, and what the server runs on. */
+export function logListening(logger: JsonLogger, config: AppConfig, url: string): void {
   const database = config.database.url ? 'postgres' : 'embedded';
   const cache = config.redis.url ? 'redis' : 'memory';
   const servers = config.modelServer.urls ? config.modelServer.urls.split(',').length : 'emulator';
   const workers = config.http.workers > 1 ? ` workers=${config.http.workers}` : '';
-  return `database=${database} cache=${cache} model_servers=${servers}${workers}`;
+  logger.always(
+    `HAPA backend ${config.env.version} listening on ${url} database=${database} cache=${cache} model_servers=${servers}${workers}`,
+    { environment: config.env.environment },
+  );
 }
