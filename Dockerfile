@@ -7,7 +7,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
-COPY bench ./bench
+COPY emulator ./emulator
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # Runtime stage: compiled code and production dependencies only, as the unprivileged node user.

@@ -9,7 +9,13 @@ module.exports = {
   // Tests spawn real processes (Prometheus, redis-server, the server): never let a stray handle hang CI.
   forceExit: true,
   projects: [
-    { displayName: 'unit', testEnvironment: 'node', transform, roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      roots: ['<rootDir>/src', '<rootDir>/emulator'],
+      testRegex: '\\.spec\\.ts$',
+    },
     {
       displayName: 'e2e',
       testEnvironment: 'node',

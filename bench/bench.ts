@@ -354,7 +354,7 @@ async function main(): Promise<void> {
   dbUrl.pathname = '/' + dbName;
 
   const emuPort = await freePort();
-  const emulator = start('dist/src/model-server/emulator/emulator.main.js', {
+  const emulator = start('dist/emulator/emulator.main.js', {
     EMULATOR_PORT: String(emuPort),
     EMULATOR_LOG_DISCONNECTS: 'true',
   });

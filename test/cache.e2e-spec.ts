@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Module, Param, Put } from '@nestjs/commo
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { ProfileCache } from '../src/cache/profile-cache';
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse, SseResponse, streamedText } from './support/sse-client';
 import { startRedisServer, ThrowawayRedis } from './support/processes';
 import { startTestApp, TestApp } from './support/test-app';

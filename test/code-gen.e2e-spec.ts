@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { stripStopMarkers } from '../src/model-server/stop-markers';
 import { postSse, streamedText } from './support/sse-client';
 import { INCIDENT_ID, startTestApp, TestApp } from './support/test-app';

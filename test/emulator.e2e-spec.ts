@@ -1,4 +1,4 @@
-import { EmulatorRequestRecord, ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { EmulatorRequestRecord, ModelServerEmulator } from '../emulator/emulator';
 
 const BASE_MODEL = 'deepseek-ai/deepseek-coder-6.7b-instruct';
 const PROMPT = '### Instruction:\nwrite a function to remove duplicates from a list\n### Response:\n';

@@ -1,4 +1,4 @@
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { bearer, factory, until, xApiKey } from './support/identity-factory';
 import { postSse, SseFrame, streamedText } from './support/sse-client';
 import { startTestApp, TestApp } from './support/test-app';

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { AppException } from '../src/common/errors/app.exception';
 import { ErrorCode } from '../src/common/errors/error-codes';
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse } from './support/sse-client';
 import { startTestApp, TestApp } from './support/test-app';
 import { freePort } from './support/processes';

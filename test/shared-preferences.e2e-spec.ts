@@ -1,4 +1,4 @@
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { factory, xApiKey } from './support/identity-factory';
 import { createTestDatabase, startTestApp, TestApp } from './support/test-app';
 

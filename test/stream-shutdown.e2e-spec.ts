@@ -1,4 +1,4 @@
-import { ModelServerEmulator } from '../src/model-server/emulator/emulator';
+import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse, SseFrame, SseResponse, streamedText } from './support/sse-client';
 import { INCIDENT_ID, startTestApp, TestApp } from './support/test-app';
 

@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
 import { AiModelHealth, AiModelHealthPort } from '../health/ai-model-health.port';
-import { ModelServerEmulator } from './emulator/emulator';
+import { DevEmulator, startDevEmulator } from './dev-emulator';
 import { HapaClient } from './hapa.client';
 import { MODEL_SERVER_UP } from './model-server.metrics';
 import { ModelProtocolClient, UpstreamServer } from './model-server.types';
@@ -37,7 +37,7 @@ export class ServerState {
 @Injectable()
 export class ModelServerPool extends AiModelHealthPort implements OnModuleInit, OnModuleDestroy {
   private servers: ServerState[] = [];
-  private emulator?: ModelServerEmulator;
+  private emulator?: DevEmulator;
   private probeTimer?: NodeJS.Timeout;
   private readonly clients = { openai: new VllmOpenAiClient(), hapa: new HapaClient() };
   readonly authHeaders: Record<string, string>;
@@ -56,8 +56,8 @@ export class ModelServerPool extends AiModelHealthPort implements OnModuleInit, 
     let raw = this.config.modelServer.urls;
     if (!raw) {
       if (this.config.env.isProduction) throw new Error('VLLM_SERVER_URL is required in production');
-      this.emulator = new ModelServerEmulator();
-      raw = await this.emulator.listen(0, '127.0.0.1');
+      this.emulator = await startDevEmulator();
+      raw = this.emulator.url;
       this.logger.write('info', 'model server: built-in emulator (VLLM_SERVER_URL is empty)', { url: raw });
     }
     const ms = this.config.modelServer;
@@ -86,11 +86,6 @@ export class ModelServerPool extends AiModelHealthPort implements OnModuleInit, 
     clearInterval(this.probeTimer);
     await Promise.allSettled(this.servers.map((s) => s.dispatcher.close()));
     await this.emulator?.close();
-  }
-
-  /** The emulator run in-process when no model server is configured. */
-  get builtInEmulator(): ModelServerEmulator | undefined {
-    return this.emulator;
   }
 
   get all(): readonly ServerState[] {
