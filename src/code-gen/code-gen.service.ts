@@ -16,7 +16,7 @@ import { AppConfig } from '../config/app-config';
 import { CachedAnswer } from '../cache/cache-types';
 import { AnswerSource, ResponseCache } from '../cache/response-cache';
 import { SharedGeneration } from '../cache/shared-generation';
-import { resolveAdapters, Task } from '../model-server/adapters';
+import { resolveAdapters, Task } from '../generation/adapters';
 import { ModelServerPool } from '../model-server/model-server.pool';
 import { ClientGoneError } from '../model-server/model-server.service';
 import { GenerationOutcome, GenerationRequest, TokenUsage } from '../model-server/model-server.types';
@@ -25,7 +25,8 @@ import { ACTIVE_STREAMS } from './code-gen.metrics';
 import { CompleteCodeResponseDto, GenerateCodeResponseDto } from './dto/code-gen.responses';
 import { CompleteCodeDto } from './dto/complete-code.dto';
 import { GenerateCodeDto } from './dto/generate-code.dto';
-import { buildFimPrompt, buildPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
+import { buildFimPrompt } from '../generation/fim-prompt';
+import { buildPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
 import { SafetyValidator } from './safety-validator';
 import { SseItem } from './sse';
 
