@@ -40,6 +40,8 @@ function render(valueArgs: string[]): K8sObject[] {
 }
 
 function validateAgainstSchemas(objects: K8sObject[]): { kind: string; name: string; error: string | null }[] {
+  if (!existsSync(path.join(TOOLS, 'node_modules/kubernetes-models')))
+    throw new Error('the Kubernetes schemas are missing: bash test/tools/install.sh');
   const r = spawnSync(process.execPath, [path.join(TOOLS, 'validate-k8s.mjs')], {
     cwd: TOOLS,
     input: JSON.stringify(objects),
