@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,11 +16,29 @@ describe(claimEmbeddedDataDir.name, () => {
     expect(owner()).toBe(String(process.pid));
   });
 
-  it('should refuse a directory another live process holds', () => {
-    writeFileSync(path.join(dir, 'owner.pid'), String(process.ppid));
-    expect(() => claimEmbeddedDataDir(dir)).toThrow(EmbeddedDatabaseInUseError);
-    expect(() => claimEmbeddedDataDir(dir)).toThrow(`in use by process ${process.ppid}`);
-    expect(owner()).toBe(String(process.ppid));
+  it('should refuse a directory another live node process holds', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      writeFileSync(path.join(dir, 'owner.pid'), String(other.pid));
+      expect(() => claimEmbeddedDataDir(dir)).toThrow(EmbeddedDatabaseInUseError);
+      expect(() => claimEmbeddedDataDir(dir)).toThrow(`in use by process ${other.pid}`);
+      expect(owner()).toBe(String(other.pid));
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('should take over from a pid that now runs something other than node', async () => {
+    const other = spawn('sleep', ['30']);
+    try {
+      await new Promise((r) => other.once('spawn', r));
+      writeFileSync(path.join(dir, 'owner.pid'), String(other.pid));
+      claimEmbeddedDataDir(dir);
+      expect(owner()).toBe(String(process.pid));
+    } finally {
+      other.kill();
+    }
   });
 
   it('should take over from a process that is gone', () => {

@@ -41,9 +41,11 @@ function readOrEmpty(file: string): string {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: alive, owned by another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // A pid reused by something else after a crash (Linux tells us what it runs; elsewhere, assume node).
+  const cmdline = readOrEmpty(`/proc/${pid}/cmdline`);
+  return cmdline === '' || cmdline.includes('node');
 }
