@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Build stage: full dependencies, compile TypeScript, then drop dev dependencies.
-FROM node:20-bookworm-slim AS build
+# Node 22 LTS (Node 20 reached end of life on 2026-04-30; the code still runs on 20.19+, see package.json engines).
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -11,7 +12,7 @@ COPY emulator ./emulator
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # Runtime stage: compiled code and production dependencies only, as the unprivileged node user.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
     ENVIRONMENT=production \
     HOST=0.0.0.0 \
@@ -29,4 +30,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM reaches node directly (exec form), so in-flight streams drain before exit.
 STOPSIGNAL SIGTERM
+# The same image runs the admin CLI (node dist/src/cli/admin.js) and the model-server emulator
+# (node dist/emulator/emulator.main.js, compose's emulator profile).
 CMD ["node", "dist/src/main.js"]

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import { MIGRATIONS } from '../../migrations';
+import { claimEmbeddedDataDir } from './embedded-lock';
 
 export interface DatabaseSettings {
   url?: string;
@@ -23,5 +24,6 @@ export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
   }
   const dataDir = path.resolve(db.dataDir, 'pglite');
   mkdirSync(dataDir, { recursive: true });
+  claimEmbeddedDataDir(dataDir);
   return { ...common, driver: new PGliteDriver({ dataDir }).driver };
 }
