@@ -46,6 +46,8 @@ export async function createApp(
   );
   app.disable('x-powered-by');
   app.set('etag', false); // API responses are not revalidated; an ETag costs a hash per response
+  // Behind a load balancer every client would otherwise share its address (limits, failed-auth budget, logs).
+  app.set('trust proxy', config.http.trustProxy);
   app.use(
     requestPipeline({
       lifecycle: app.get(ServerLifecycle),

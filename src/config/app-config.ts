@@ -24,6 +24,8 @@ export class AppConfig {
     maxBodySize: number;
     requestTimeoutMs: number;
     shutdownTimeoutMs: number;
+    /** Express `trust proxy` (TRUST_PROXY). */
+    trustProxy: false | number | string[];
   };
   readonly security: {
     secretKey: string;
@@ -84,6 +86,7 @@ export class AppConfig {
       maxBodySize: v.MAX_BODY_SIZE,
       requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
       shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT * 1000,
+      trustProxy: v.TRUST_PROXY,
     };
     this.security = {
       secretKey: v.SECRET_KEY,
