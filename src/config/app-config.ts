@@ -1,4 +1,5 @@
 import type { JsonLogger } from '../common/logging/json-logger';
+import { maskUrlUserInfo } from '../common/logging/mask-url';
 import { version as APP_VERSION } from '../../package.json';
 import { RateLimitRule } from '../rate-limit/rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
@@ -145,7 +146,7 @@ export class AppConfig {
     for (const name of Object.keys(ENV_SCHEMA) as EnvName[]) {
       const value = this.values[name];
       const secret = 'secret' in ENV_SCHEMA[name] && ENV_SCHEMA[name].secret;
-      out[name] = secret ? maskSecret(value) : value;
+      out[name] = secret ? maskSecret(value) : typeof value === 'string' ? maskUrlUserInfo(value) : value;
     }
     return out;
   }
