@@ -27,6 +27,8 @@ export class AppConfig {
     shutdownTimeoutMs: number;
     /** Express `trust proxy` (TRUST_PROXY). */
     trustProxy: false | number | string[];
+    bodyTimeoutMs: number;
+    maxPendingBodiesPerIp: number;
   };
   readonly security: {
     secretKey: string;
@@ -88,6 +90,8 @@ export class AppConfig {
       requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
       shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT * 1000,
       trustProxy: v.TRUST_PROXY,
+      bodyTimeoutMs: v.REQUEST_BODY_TIMEOUT_SECONDS * 1000,
+      maxPendingBodiesPerIp: v.MAX_PENDING_BODIES_PER_IP,
     };
     this.security = {
       secretKey: v.SECRET_KEY,

@@ -295,6 +295,18 @@ export const ENV_SCHEMA = {
     parse: int(1, 3600),
   },
   MAX_BODY_SIZE: { default: '1mb', description: 'Largest accepted request body (413 E4008 above)', parse: byteSize },
+  REQUEST_BODY_TIMEOUT_SECONDS: {
+    default: '30',
+    description:
+      'Time a client has to send a request body once its headers arrived (400 E4001 and the connection closed after), and the bound on receiving a whole request; responses and streams are not limited by it',
+    parse: int(1, 3600),
+  },
+  MAX_PENDING_BODIES_PER_IP: {
+    default: '64',
+    description:
+      'Request bodies one client address may be sending at the same time; more answer 429 E4004 (stalled uploads cannot pile up)',
+    parse: int(1, 1_000_000),
+  },
   SHUTDOWN_TIMEOUT: {
     default: '30',
     description: 'On SIGTERM, how long in-flight requests and streams may finish (seconds)',
