@@ -55,8 +55,9 @@ export class AuthFailureLimiter implements OnModuleDestroy {
   /** The key record for a hash this process has no cached answer for; undefined when there is none. */
   async lookup(hash: string, ip?: string): Promise<AuthKeyRecord | undefined> {
     if (await this.failedRecently(hash)) return undefined;
-    const record = (await this.overBudget(ip)) ? await this.enqueue(hash) : await this.keys.findByHashForAuth(hash);
-    if (!record) await this.rememberFailure(hash, ip);
+    const over = await this.overBudget(ip);
+    const record = over ? await this.enqueue(hash) : await this.keys.findByHashForAuth(hash);
+    if (!record) await this.rememberFailure(hash, over);
     return record;
   }
 
@@ -93,11 +94,11 @@ export class AuthFailureLimiter implements OnModuleDestroy {
     }
   }
 
-  private async rememberFailure(hash: string, ip?: string): Promise<void> {
+  private async rememberFailure(hash: string, overBudget: boolean): Promise<void> {
     this.negative.set(hash, true);
     // Shared only within the budget: a flood of random keys (never repeated) must not fill Redis.
     const client = this.redis.client;
-    if (!client?.isReady || (await this.overBudget(ip))) return;
+    if (!client?.isReady || overBudget) return;
     await withTimeout(
       client.set(this.redisKey(hash), '1', { expiration: { type: 'PX', value: NEGATIVE_TTL_MS } }),
       REDIS_DEADLINE_MS,
