@@ -46,12 +46,15 @@ describe('failed-authentication flood: valid keys are never refused', () => {
         }
       }
     };
+    const started = Date.now();
     const flood = Promise.all(Array.from({ length: 32 }, worker));
 
     // Once the address is over its budget, and while the flood goes on, from the same address:
     await overBudget;
     const fresh = await factory.apiKey(a);
-    const during = await Promise.all([
+    const [sharedBudget, ...during] = await Promise.all([
+      // The budget is shared: the other instance answers failures from this address with 429 too.
+      b.request('GET', ME, { headers: xApiKey(randomKey()) }),
       a.request('GET', ME, { headers: xApiKey(fresh.key) }),
       a.request('GET', ME, { headers: xApiKey(other.key) }),
     ]);
@@ -60,12 +63,15 @@ describe('failed-authentication flood: valid keys are never refused', () => {
     await agent.close();
 
     expect(floodStillRunning).toBe(true);
+    expect(sharedBudget.status).toBe(429);
     expect(during.map((r) => r.status)).toEqual([200, 200]);
     expect(during.map((r) => r.body.email)).toEqual([fresh.email, other.email]);
-    // Exactly the budget answered 401; every failure beyond it 429; nothing else.
-    expect(Object.fromEntries(statuses)).toEqual({ 401: LIMIT, 429: FLOOD - LIMIT });
-    // The budget is shared: the other instance also answers failures from this address with 429 now.
-    expect((await b.request('GET', ME, { headers: xApiKey(randomKey()) })).status).toBe(429);
+    // Every failure is a 401 within the budget or a 429 beyond it; the budget is LIMIT per minute window
+    // (a slow run may span several windows).
+    const windows = Math.floor((Date.now() - started) / 60_000) + 2;
+    expect((statuses.get(401) ?? 0) + (statuses.get(429) ?? 0)).toBe(FLOOD);
+    expect(statuses.get(401)).toBeGreaterThanOrEqual(LIMIT);
+    expect(statuses.get(401)).toBeLessThanOrEqual(LIMIT * windows);
     expect((await b.request('GET', ME, { headers: xApiKey(other.key) })).status).toBe(200);
   });
 });

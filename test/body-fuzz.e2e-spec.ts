@@ -198,12 +198,16 @@ describe('no 5xx from any body', () => {
   });
 });
 
+/** Spec §3 envelope; on the OpenAI-compatible /v1 surface, its own `{error: {message, type, code}}` (spec openai.md). */
 function isEnvelope(text: string, path: string): boolean {
-  let body: Record<string, unknown>;
+  let body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     body = JSON.parse(text);
   } catch {
     return false;
+  }
+  if (path.startsWith('/v1/')) {
+    return typeof body.error?.message === 'string' && typeof body.error?.type === 'string' && body.error?.code != null;
   }
   return (
     body.status === 'error' &&
