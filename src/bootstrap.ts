@@ -46,6 +46,8 @@ export async function createApp(
   );
   app.disable('x-powered-by');
   app.set('etag', false); // API responses are not revalidated; an ETag costs a hash per response
+  // Behind a load balancer every client would otherwise share its address (limits, failed-auth budget, logs).
+  app.set('trust proxy', config.http.trustProxy);
   app.use(
     requestPipeline({
       lifecycle: app.get(ServerLifecycle),
@@ -57,7 +59,13 @@ export async function createApp(
       ],
     }),
   );
-  app.use(jsonBodyMiddleware(config.http.maxBodySize));
+  app.use(
+    jsonBodyMiddleware({
+      maxBytes: config.http.maxBodySize,
+      timeoutMs: config.http.bodyTimeoutMs,
+      maxPendingPerAddress: config.http.maxPendingBodiesPerIp,
+    }),
+  );
   setupSwagger(app, config);
   return app;
 }
@@ -81,7 +89,10 @@ export async function startServer(
   const server = app.getHttpServer();
   // Keep-alive longer than typical load-balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  // Receiving a request (headers and body, not the response: streams are not cut) is bounded by
+  // REQUEST_BODY_TIMEOUT_SECONDS. Node checks these every 30 s; the body middleware enforces bodies to the second.
+  server.requestTimeout = config.http.bodyTimeoutMs;
+  server.headersTimeout = Math.min(66_000, config.http.bodyTimeoutMs);
   const { port } = server.address() as AddressInfo;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   let stopping: Promise<void> | undefined;

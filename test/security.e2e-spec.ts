@@ -193,7 +193,7 @@ describe.each([
   });
   afterAll(() => app?.close());
 
-  it('should answer unknown keys with 429 E4004 once an IP is over the limit, without looking them up', async () => {
+  it('should answer failing keys with 429 E4004 once an IP is over the limit, and still serve keys that verify', async () => {
     const known = await factory.apiKey(app);
     expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(known.key) })).status).toBe(200);
     const token = (await app.request('POST', `${V1}/users/login`, { body: { email: known.email } })).body.access_token;
@@ -209,18 +209,49 @@ describe.each([
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
 
-    // A valid key stored behind the app's back is refused too: proof that no lookup was made.
+    // A valid key this instance has never seen (stored behind its back) is looked up and served all the same.
     const secret = randomKey();
     await app.db!.query(
       `INSERT INTO api_keys (id, user_id, key_hash, key_prefix, permissions, expires_at)
        VALUES (gen_random_uuid(), $1, $2, $3, ARRAY['profile'], now() + interval '1 day')`,
       [known.userId, createHash('sha256').update(secret).digest('hex'), secret.slice(0, 12)],
     );
-    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(secret) })).status).toBe(429);
-
-    // Keys this server has already seen valid, and login tokens, keep working from the same IP.
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(secret) })).status).toBe(200);
     expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(known.key) })).status).toBe(200);
     expect((await app.request('GET', `${V1}/users/me`, { headers: bearer(token) })).status).toBe(200);
+    // A hash that failed stays refused without a lookup, even once it exists (no key is ever issued with it).
+    const failed = randomKey();
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(failed) })).status).toBe(429);
+    await app.db!.query(
+      `INSERT INTO api_keys (id, user_id, key_hash, key_prefix, permissions, expires_at)
+       VALUES (gen_random_uuid(), $1, $2, $3, ARRAY['profile'], now() + interval '1 day')`,
+      [known.userId, createHash('sha256').update(failed).digest('hex'), failed.slice(0, 12)],
+    );
+    expect((await app.request('GET', `${V1}/users/me`, { headers: xApiKey(failed) })).status).toBe(429);
+  });
+});
+
+describe.each([
+  ['TRUST_PROXY=loopback', 'loopback', true],
+  ['TRUST_PROXY=1', '1', true],
+  ['no TRUST_PROXY', '', false],
+])('security: client addresses behind a proxy (%s)', (_, trustProxy, separate) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      apiKey: false,
+      env: { RATE_LIMIT_ENABLED: 'false', AUTH_FAILURE_LIMIT: '2', TRUST_PROXY: trustProxy },
+    });
+  });
+  afterAll(() => app?.close());
+
+  const attempt = (forwardedFor: string) =>
+    app.request('GET', `${V1}/users/me`, { headers: { ...xApiKey(randomKey()), 'X-Forwarded-For': forwardedFor } });
+
+  it(`should ${separate ? 'give each forwarded client its own' : 'ignore X-Forwarded-For for the'} failed-auth budget`, async () => {
+    for (let i = 0; i < 2; i++) expect((await attempt('203.0.113.7')).status).toBe(401);
+    expect((await attempt('203.0.113.7')).status).toBe(429);
+    expect((await attempt('198.51.100.9')).status).toBe(separate ? 401 : 429);
   });
 });
 

@@ -15,8 +15,6 @@ import { SerialFlusher } from '../common/batching/serial-flusher';
 
 const MAX_CACHED_KEYS = 10_000;
 const MAX_NEGATIVE = 10_000;
-const MAX_TRUSTED = 50_000;
-const TRUSTED_TTL_MS = 24 * 3_600_000;
 const LAST_USED_FLUSH_MS = 5000;
 
 export interface PresentedCredentials {
@@ -29,15 +27,14 @@ export interface PresentedCredentials {
 /**
  * Turns presented credentials into a principal without a database round-trip on the hot path:
  * key records are cached by hash (bounded LRU, AUTH_CACHE_TTL_SECONDS), unknown hashes briefly too,
- * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches. Failed
- * attempts are counted per client IP; over AUTH_FAILURE_LIMIT, only hashes this instance has seen
- * valid (`trusted`) may still reach the database.
+ * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches. Database
+ * lookups and failed attempts go through AuthFailureLimiter, which keeps random-key floods off the
+ * database without refusing valid keys.
  */
 @Injectable()
 export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   private readonly known: LruCache<string, AuthKeyRecord>;
   private readonly unknown: LruCache<string, true>;
-  private readonly trusted = new LruCache<string, true>(MAX_TRUSTED, TRUSTED_TTL_MS);
   private readonly inflight = new Map<string, Promise<AuthKeyRecord | undefined>>();
   private readonly usedKeyIds = new Set<string>();
   private readonly adminHash?: string;
@@ -102,7 +99,9 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
       if (this.isAdminKey(bearer) || looksLikeApiKey(bearer)) return await this.fromApiKey(bearer, c.clientIp);
       return this.fromToken(bearer);
     } catch (e) {
-      if (c.clientIp && e instanceof AppException && e.code === ErrorCode.E4003) await this.failures.failed(c.clientIp);
+      if (c.clientIp && e instanceof AppException && e.code === ErrorCode.E4003) {
+        throw await this.failures.failed(c.clientIp, e);
+      }
       throw e;
     }
   }
@@ -133,14 +132,12 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
       return { userId: BOOTSTRAP_ADMIN_USER_ID, permissions: ['admin'], via: 'admin_bootstrap' };
     }
     if (!looksLikeApiKey(value)) throw new AppException(ErrorCode.E4003);
-    if (clientIp && !this.known.get(hash) && !this.trusted.get(hash)) await this.failures.check(clientIp);
-    const record = await this.lookup(hash);
+    const record = await this.lookup(hash, clientIp);
     if (!record || !sameHash(record.keyHash.trim(), hash) || record.revokedAt) throw new AppException(ErrorCode.E4003);
     if (new Date(record.expiresAt).getTime() <= Date.now()) {
       throw new AppException(ErrorCode.E4010, { message: 'API key expired' });
     }
     this.usedKeyIds.add(record.id);
-    this.trusted.set(hash, true);
     return {
       userId: record.userId,
       apiKeyId: record.id,
@@ -163,14 +160,14 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     return { userId: r.claims.sub, permissions, via: 'jwt' };
   }
 
-  private async lookup(hash: string): Promise<AuthKeyRecord | undefined> {
+  private async lookup(hash: string, clientIp?: string): Promise<AuthKeyRecord | undefined> {
     const hit = this.known.get(hash);
     if (hit) return hit;
     if (this.unknown.get(hash)) return undefined;
     let pending = this.inflight.get(hash);
     if (!pending) {
-      pending = this.keys
-        .findByHashForAuth(hash)
+      pending = this.failures
+        .lookup(hash, clientIp)
         .then((record) => {
           if (record) this.known.set(hash, record);
           else this.unknown.set(hash, true);

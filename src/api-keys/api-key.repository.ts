@@ -38,6 +38,16 @@ export class ApiKeyRepository {
     return row ?? undefined;
   }
 
+  /** The same lookup for many hashes in one query (the failed-auth limiter batches unknown keys). */
+  findManyByHashForAuth(hashes: string[]): Promise<AuthKeyRecord[]> {
+    return this.ds
+      .getRepository(ApiKey)
+      .createQueryBuilder('k')
+      .addSelect('k.keyHash')
+      .where('k.keyHash IN (:...hashes)', { hashes })
+      .getMany();
+  }
+
   /** Finds or creates the user by (normalised) email and stores a new key for it, in one transaction. */
   async issueForEmail(
     email: string,

@@ -69,4 +69,9 @@ describe(AppConfig.name, () => {
     expect(json).not.toContain('sk-123');
     expect(sut.toPublicJson()).toMatchObject({ DATABASE_URL: '********', AI_MODEL_API_KEY: '********', PORT: 8000 });
   });
+
+  it('should mask credentials inside URLs of settings that are not secret', () => {
+    const sut = loadConfig({ VLLM_SERVER_URL: 'http://user:secret@m1:8000,hapa+http://tok@m2:8002' });
+    expect(sut.toPublicJson().VLLM_SERVER_URL).toBe('http://***@m1:8000,hapa+http://***@m2:8002');
+  });
 });

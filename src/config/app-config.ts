@@ -1,4 +1,5 @@
 import type { JsonLogger } from '../common/logging/json-logger';
+import { maskUrlUserInfo } from '../common/logging/mask-url';
 import { version as APP_VERSION } from '../../package.json';
 import { RateLimitRule } from '../rate-limit/rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
@@ -24,6 +25,10 @@ export class AppConfig {
     maxBodySize: number;
     requestTimeoutMs: number;
     shutdownTimeoutMs: number;
+    /** Express `trust proxy` (TRUST_PROXY). */
+    trustProxy: false | number | string[];
+    bodyTimeoutMs: number;
+    maxPendingBodiesPerIp: number;
   };
   readonly security: {
     secretKey: string;
@@ -89,6 +94,9 @@ export class AppConfig {
       maxBodySize: v.MAX_BODY_SIZE,
       requestTimeoutMs: v.REQUEST_TIMEOUT * 1000,
       shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT * 1000,
+      trustProxy: v.TRUST_PROXY,
+      bodyTimeoutMs: v.REQUEST_BODY_TIMEOUT_SECONDS * 1000,
+      maxPendingBodiesPerIp: v.MAX_PENDING_BODIES_PER_IP,
     };
     this.security = {
       secretKey: v.SECRET_KEY,
@@ -152,7 +160,7 @@ export class AppConfig {
     for (const name of Object.keys(ENV_SCHEMA) as EnvName[]) {
       const value = this.values[name];
       const secret = 'secret' in ENV_SCHEMA[name] && ENV_SCHEMA[name].secret;
-      out[name] = secret ? maskSecret(value) : value;
+      out[name] = secret ? maskSecret(value) : typeof value === 'string' ? maskUrlUserInfo(value) : value;
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Authenticated } from '../common/auth/authenticated.decorator';
 import { AppConfig } from './app-config';
 
 @ApiTags('health')
@@ -8,7 +9,8 @@ export class ConfigController {
   constructor(private readonly config: AppConfig) {}
 
   @Get('status')
-  @ApiOperation({ summary: 'Effective configuration, every secret masked' })
+  @Authenticated({ permission: 'ops:read' })
+  @ApiOperation({ summary: 'Effective configuration, every secret masked (ops:read or admin)' })
   @ApiOkResponse({ description: '{environment, version, config: {VAR: value}}' })
   status() {
     return {

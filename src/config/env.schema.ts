@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from '../rate-limit/rate-limit-rules';
 
 /**
@@ -50,6 +51,30 @@ export const bool = (raw: string): boolean => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return fail(`must be true or false, got "${raw}"`);
 };
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Express `trust proxy`: false, a hop count, or a list of addresses/CIDRs. Never `true` (any client could spoof). */
+export function trustProxy(raw: string): false | number | string[] {
+  const v = raw.trim();
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) return int(1, 100)(v);
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    if (PROXY_NAMES.includes(item)) continue;
+    const [address, prefix, ...rest] = item.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      fail(`must be a hop count or a list of IPs/CIDRs (or ${PROXY_NAMES.join(', ')}), got "${item}"`);
+    }
+  }
+  return items;
+}
 
 export const oneOf =
   <T extends string>(...values: T[]) =>
@@ -215,8 +240,14 @@ export const ENV_SCHEMA = {
   AUTH_FAILURE_LIMIT: {
     default: '60',
     description:
-      'Failed authentications per client IP per minute before unknown API keys get 429 E4004 without a database lookup; 0 = off',
+      'Failed authentications per client IP per minute; beyond it, lookups of unknown API keys from that address are batched (valid keys are still served) and failures answer 429 E4004; 0 = off',
     parse: int(0, 1_000_000),
+  },
+  TRUST_PROXY: {
+    default: '',
+    description:
+      'Proxies in front of the server, so client addresses (rate limits, failed-auth budget, logs) are the real ones: a hop count (1 = one load balancer) or a comma-separated list of proxy IPs/CIDRs (loopback, uniquelocal and linklocal allowed); empty = none, the socket address is the client',
+    parse: trustProxy,
   },
   DATABASE_URL: {
     default: '',
@@ -265,6 +296,18 @@ export const ENV_SCHEMA = {
     parse: int(1, 3600),
   },
   MAX_BODY_SIZE: { default: '1mb', description: 'Largest accepted request body (413 E4008 above)', parse: byteSize },
+  REQUEST_BODY_TIMEOUT_SECONDS: {
+    default: '30',
+    description:
+      'Time a client has to send a request body once its headers arrived (400 E4001 and the connection closed after), and the bound on receiving a whole request; responses and streams are not limited by it',
+    parse: int(1, 3600),
+  },
+  MAX_PENDING_BODIES_PER_IP: {
+    default: '64',
+    description:
+      'Request bodies one client address may be sending at the same time; more answer 429 E4004 (stalled uploads cannot pile up)',
+    parse: int(1, 1_000_000),
+  },
   SHUTDOWN_TIMEOUT: {
     default: '30',
     description: 'On SIGTERM, how long in-flight requests and streams may finish (seconds)',

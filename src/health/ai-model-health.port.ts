@@ -1,10 +1,11 @@
 export interface AiModelHealth {
   available: boolean;
-  /** Per-server state, shown by /health/detailed. */
-  servers: { url: string; protocol: string; healthy: boolean; in_flight?: number; error?: string }[];
+  /** Per-server state; url, in_flight and error only in the detailed form (/health/detailed, operators only). */
+  servers: { url?: string; protocol: string; healthy: boolean; in_flight?: number; error?: string }[];
 }
 
 /** Implemented by the model-server module; health reads it without depending on that module. */
 export abstract class AiModelHealthPort {
-  abstract check(): Promise<AiModelHealth>;
+  /** Without `detailed`, nothing that names a host (the form public routes such as /code/health show). */
+  abstract check(options?: { detailed?: boolean }): Promise<AiModelHealth>;
 }

@@ -56,7 +56,11 @@ export class HealthService {
     if (!this.aiModel) return { status: 'not_configured' };
     const start = performance.now();
     try {
-      const r = await withTimeout(this.aiModel.check(), CHECK_TIMEOUT_MS, 'model server check timed out');
+      const r = await withTimeout(
+        this.aiModel.check({ detailed: true }),
+        CHECK_TIMEOUT_MS,
+        'model server check timed out',
+      );
       return {
         status: r.available ? 'up' : 'down',
         latency_ms: round(performance.now() - start),

@@ -107,9 +107,13 @@ export class ModelServerPool extends AiModelHealthPort implements OnModuleInit, 
     this.setHealthy(state, false, reason);
   }
 
-  async check(): Promise<AiModelHealth> {
+  async check(options: { detailed?: boolean } = {}): Promise<AiModelHealth> {
+    const available = this.servers.some((s) => s.healthy);
+    if (!options.detailed) {
+      return { available, servers: this.servers.map((s) => ({ protocol: s.server.protocol, healthy: s.healthy })) };
+    }
     return {
-      available: this.servers.some((s) => s.healthy),
+      available,
       servers: this.servers.map((s) => ({
         url: s.server.url,
         protocol: s.server.protocol,

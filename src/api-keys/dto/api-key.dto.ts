@@ -4,7 +4,6 @@ import {
   ArrayMaxSize,
   ArrayUnique,
   IsArray,
-  IsEmail,
   IsIn,
   IsInt,
   IsOptional,
@@ -16,7 +15,7 @@ import {
   Min,
 } from 'class-validator';
 import { PERMISSIONS } from '../../common/auth/authenticated.decorator';
-import { IsStorableText } from '../../common/validation/storable-text';
+import { IsEmailAddress, IsStorableText } from '../../common/validation/storable-text';
 
 const NO_CONTROL_CHARS = /^[^\u0000-\u001f\u007f]*$/;
 
@@ -30,7 +29,7 @@ export class EmailAndUsernameDto {
   @NormalisedEmail()
   @IsString()
   @MaxLength(254)
-  @IsEmail({ allow_ip_domain: false }, { message: 'email must be a valid email address' })
+  @IsEmailAddress()
   @IsStorableText()
   email: string;
 

@@ -60,7 +60,11 @@ export class UserProfileDto implements UserPreferences {
 
 /** Body of both generate routes: the extension's and the seeds' field names (unknown fields are dropped). */
 export class GenerateCodeDto {
-  @ApiPropertyOptional({ description: 'What to generate (the extension sends this)', maxLength: MAX_PROMPT_CHARS })
+  @ApiPropertyOptional({
+    description: 'What to generate (the extension sends this)',
+    maxLength: MAX_PROMPT_CHARS,
+    example: 'Write a function that adds two numbers',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(MAX_PROMPT_CHARS)

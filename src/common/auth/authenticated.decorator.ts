@@ -3,7 +3,15 @@ import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
 import { AppRequest, AuthPrincipal } from '../http/app-request';
 import { API_KEY_SCHEME, BEARER_SCHEME } from '../http/swagger';
 
-export const PERMISSIONS = ['code_generation', 'code_completion', 'profile', 'analytics:read', 'admin'] as const;
+/** `ops:read`: the operator views that reveal deployment details (effective settings, detailed health). */
+export const PERMISSIONS = [
+  'code_generation',
+  'code_completion',
+  'profile',
+  'analytics:read',
+  'ops:read',
+  'admin',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export interface AuthOptions {

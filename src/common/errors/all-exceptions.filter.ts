@@ -4,6 +4,7 @@ import { AppRequest, AppResponse, routeTemplate } from '../http/app-request';
 import { AppException, FieldProblem } from './app.exception';
 import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
 import { ErrorEvent, ErrorReporter } from './error-reporter';
+import { maskUrlUserInfo } from '../logging/mask-url';
 import { newIncidentId } from './incident-id';
 
 const BY_HTTP_STATUS: Record<number, ErrorCode> = {
@@ -76,9 +77,10 @@ function databaseUnavailable(e: unknown): boolean {
 }
 
 function describe(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return String(e);
+  return maskUrlUserInfo(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 }
+
+const maskStack = (stack?: string) => (stack === undefined ? undefined : maskUrlUserInfo(stack));
 
 /** The record error monitoring gets for an error answered to `req` (as a response or in-band). */
 export function errorEvent(req: AppRequest, mapped: Mapped, incidentId: string, exception?: unknown): ErrorEvent {
@@ -95,7 +97,7 @@ export function errorEvent(req: AppRequest, mapped: Mapped, incidentId: string, 
     userId: req.principal?.userId,
     at: new Date(),
     internal: mapped.internal,
-    stack: isServerError(mapped.code) && exception instanceof Error ? exception.stack : undefined,
+    stack: isServerError(mapped.code) && exception instanceof Error ? maskStack(exception.stack) : undefined,
   };
 }
 

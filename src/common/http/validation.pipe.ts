@@ -1,4 +1,14 @@
-import { ArgumentMetadata, Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import {
+  ArgumentMetadata,
+  HttpException,
+  Injectable,
+  PipeTransform,
+  Type,
+  ValidationError,
+  ValidationPipe,
+} from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
 import { AppException, FieldProblem } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
 
@@ -14,6 +24,9 @@ function flatten(errors: ValidationError[], parent = ''): { problem: FieldProble
 /**
  * Global DTO validation: unknown fields are stripped (the extension sends more than we need),
  * missing fields → 422 E4002, wrong type/range/enum → 422 E4006, a body that is not an object → 400 E4001.
+ * `null` means absent: on an optional field it is accepted and removed (so defaults apply), on a required
+ * one it is reported missing (E4002). A validator that throws on a value (class-validator's IsEmail does on
+ * a lone surrogate) is a 422 E4006 naming the field, never a 500.
  */
 @Injectable()
 export class AppValidationPipe implements PipeTransform {
@@ -42,15 +55,54 @@ export class AppValidationPipe implements PipeTransform {
         throw new AppException(ErrorCode.E4001, { message: 'Request body must be a JSON object' });
       }
     }
+    let result: unknown;
     try {
-      return await this.inner.transform(value, metadata);
+      result = await this.inner.transform(value, metadata);
     } catch (e) {
+      if (e instanceof AppException || e instanceof HttpException) throw e;
       // class-transformer recurses into unknown fields too: absurdly deep JSON overflows the stack.
       if (e instanceof RangeError)
         throw new AppException(ErrorCode.E4001, { message: 'Request body is nested too deeply' });
-      throw e;
+      const field = await throwingField(value, metadata.metatype);
+      throw new AppException(ErrorCode.E4006, {
+        message: 'Invalid field value(s)',
+        details: [{ field: field ?? metadata.data ?? metadata.type, message: 'value could not be validated' }],
+        cause: e,
+      });
+    }
+    return dropNulls(result);
+  }
+}
+
+/** Removes null-valued properties of validated DTO instances, nested DTOs included; free-form objects are kept as sent. */
+function dropNulls(value: unknown): unknown {
+  if (!isDtoInstance(value)) return value;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (record[key] === null) delete record[key];
+    else dropNulls(record[key]);
+  }
+  return value;
+}
+
+function isDtoInstance(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto !== null && proto !== Object.prototype;
+}
+
+/** Which top-level field makes validation throw: each one validated alone. Only on the error path. */
+async function throwingField(value: unknown, metatype?: Type<unknown>): Promise<string | undefined> {
+  if (!metatype || typeof value !== 'object' || value === null) return undefined;
+  for (const [field, v] of Object.entries(value)) {
+    try {
+      const alone = plainToInstance(metatype, { [field]: v }) as object;
+      await validate(alone, { skipMissingProperties: true, forbidUnknownValues: false });
+    } catch {
+      return field;
     }
   }
+  return undefined;
 }
 
 function dedupe(problems: FieldProblem[]): FieldProblem[] {

@@ -1,4 +1,5 @@
 import { JsonLogger, redact } from './json-logger';
+import { maskUrlUserInfo } from './mask-url';
 
 describe(JsonLogger.name, () => {
   it('should write one JSON object per line and honour the level', () => {
@@ -19,6 +20,26 @@ describe(JsonLogger.name, () => {
       jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig',
     });
     expect(lines[0]).not.toMatch(/hapa_AbCd|hunter2|Bearer x|hapa_zzz|eyJhbGci/);
+  });
+});
+
+describe(maskUrlUserInfo.name, () => {
+  it('should mask the user-info of every URL in a text and leave the rest alone', () => {
+    expect(maskUrlUserInfo('up http://user:secret@host:8000/v1 and hapa+https://token@h2 down')).toBe(
+      'up http://***@host:8000/v1 and hapa+https://***@h2 down',
+    );
+    expect(maskUrlUserInfo('mail dev@example.com at http://host/a@b')).toBe('mail dev@example.com at http://host/a@b');
+  });
+
+  it('should be applied to every log line', () => {
+    const lines: string[] = [];
+    new JsonLogger('debug', true, (l) => lines.push(l)).write('warn', 'model server down: http://u:p@10.0.0.5:8000', {
+      reason: 'connect to redis://:pw@cache:6379 failed',
+    });
+    expect(JSON.parse(lines[0])).toMatchObject({
+      msg: 'model server down: http://***@10.0.0.5:8000',
+      reason: 'connect to redis://***@cache:6379 failed',
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { LoggerService } from '@nestjs/common';
+import { maskUrlUserInfo } from './mask-url';
 
 const FRAMEWORK_CONTEXTS = new Set([
   'NestFactory',
@@ -14,11 +15,10 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 // Field names whose values are never written, whatever logs them.
 const SECRET_FIELD = /(authorization|api[-_]?key|secret|password|token|cookie)/i;
 // Values that look like credentials are masked even under innocent names.
-const SECRET_VALUE =
-  /(hapa_[A-Za-z0-9_-]{8,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|\/\/[^:/\s]+:[^@/\s]+@)/g;
+const SECRET_VALUE = /(hapa_[A-Za-z0-9_-]{8,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/g;
 
 export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(SECRET_VALUE, '[REDACTED]');
+  if (typeof value === 'string') return maskUrlUserInfo(value.replace(SECRET_VALUE, '[REDACTED]'));
   if (value === null || typeof value !== 'object' || depth > 4) return value;
   if (value instanceof Error) return { name: value.name, message: redact(value.message) };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
