@@ -110,9 +110,9 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   /** Drops a key from every instance's cache (locally now, elsewhere through pub/sub). */
   async invalidate(hash: string): Promise<void> {
     this.dropLocal(hash);
-    if (!this.redis.isReady) return;
+    if (!this.redis.client) return;
     await this.redis
-      .client!.publish(this.channel, hash)
+      .call((client) => client.publish(this.channel, hash))
       .catch((e: unknown) =>
         this.logger.write('warn', 'auth invalidation not published; cache TTL bounds it', { error: String(e) }),
       );
