@@ -63,7 +63,7 @@ describe('PostgreSQL unreachable', () => {
     });
   const issueKey = async (email: string) => {
     const res = await request(base(), 'POST', `${V1}/admin/api-keys`, {
-      body: { email, permissions: ['code_generation', 'profile'] },
+      body: { email, permissions: ['code_generation', 'profile', 'analytics:read'] },
       headers: { 'X-API-Key': ADMIN_KEY },
     });
     expect(res.status).toBe(201);
@@ -122,12 +122,13 @@ describe('PostgreSQL unreachable', () => {
 
     const ready = await request(base(), 'GET', '/health/ready');
     expect(ready.status).toBe(503);
-    const profile = await request(base(), 'GET', `${V1}/users/profile`, { headers: { 'X-API-Key': used.key } });
-    usedRequests++;
-    e5003Answers++;
-    expect(profile.status).toBe(503);
-    expect(profile.body.error_code).toBe('E5003');
-    expect(Number(profile.headers.get('retry-after'))).toBeGreaterThan(0);
+    for (const route of ['/users/profile', '/users/api-keys', '/analytics/dashboard', '/errors/dashboard']) {
+      const res = await request(base(), 'GET', V1 + route, { headers: { 'X-API-Key': used.key } });
+      usedRequests++;
+      e5003Answers++;
+      expect({ route, status: res.status, code: res.body.error_code }).toEqual({ route, status: 503, code: 'E5003' });
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
     // A key this instance never verified cannot be verified now.
     const unknown = await generate(unused.key);
     e5003Answers++;
