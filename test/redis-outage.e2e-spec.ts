@@ -30,7 +30,9 @@ describe('Redis alive but silent (SIGSTOP)', () => {
     emu = new ModelServerEmulator();
     await emu.listen();
     redis = await startRedisServer();
-    app = await startTestApp({ env: { REDIS_URL: redis.url, VLLM_SERVER_URL: emu.url } });
+    app = await startTestApp({
+      env: { REDIS_URL: redis.url, VLLM_SERVER_URL: emu.url, REDIS_COMMAND_TIMEOUT_MS: '150' },
+    });
   });
   afterAll(async () => {
     if (redis?.process.exitCode === null) redis.process.kill('SIGCONT');

@@ -163,7 +163,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Prom
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
+      // After the I/O phase: a reply already read from the socket while the loop was busy still wins.
+      timer = setTimeout(() => setImmediate(() => reject(new Error(message))), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }

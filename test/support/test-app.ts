@@ -124,6 +124,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     // runs on every request. Rate-limit tests set their own limits and rules.
     DEFAULT_RATE_LIMIT: '1000000',
     RATE_LIMIT_RULES: '',
+    // A loaded test machine must not trip the Redis breaker in suites about something else; the outage suite sets its own.
+    REDIS_COMMAND_TIMEOUT_MS: '1000',
     ...(db ? { DATABASE_URL: db.url } : {}),
     DATA_DIR: dataDir,
     ...(opts.redis === false ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix }),
