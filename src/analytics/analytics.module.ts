@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { telemetryMetricProviders } from '../common/batching/telemetry-metrics';
 import { makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { AnalyticsController } from './analytics.controller';
 import { ANALYTICS_ENTITIES } from './analytics.entities';
@@ -33,6 +34,7 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
       help: 'Request time minus time waiting on the model server (seconds)',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     }),
+    ...telemetryMetricProviders,
     AnalyticsRepository,
     UsageRecorder,
     AnalyticsService,

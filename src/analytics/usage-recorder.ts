@@ -10,6 +10,8 @@ import {
   writeSalvaging,
 } from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
+import { reviveDates, SpillDirectory } from '../common/batching/spill-file';
+import { TELEMETRY_OVERFLOW, TELEMETRY_SPILLED } from '../common/batching/telemetry-metrics';
 import { clip, clipOptional, storedMethod } from '../common/batching/stored-values';
 import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
@@ -46,8 +48,9 @@ export interface CompletionEvent {
 
 const FLUSH_INTERVAL_MS = 1000;
 const FLUSH_THRESHOLD = 1000;
-// Beyond this many unwritten events (database down for long) new ones are dropped and counted.
+// Beyond this many unwritten events (database down for long) new ones are dropped, counted and logged.
 const MAX_PENDING = 100_000;
+const SPILL_SOURCE = 'usage';
 // Column lengths in usage_events (migrations/*-ErrorMonitoringAndAnalytics.ts).
 const ROUTE_MAX = 200;
 const ID_MAX = 64;
@@ -64,6 +67,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private readonly flusher: SerialFlusher;
   private readonly apiHealthRoute: string;
   private lastFailureLog = 0;
+  private lastOverflowLog = 0;
+  private readonly spill: SpillDirectory;
   /** Events dropped because too many were waiting (database down for long). */
   dropped = 0;
   /** Events dropped because the database refused them (a data error on that very row). */
@@ -82,7 +87,10 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     @InjectMetric(TIME_TO_FIRST_TOKEN) private readonly ttft: Histogram,
     @InjectMetric(UPSTREAM_DURATION) private readonly upstream: Histogram,
     @InjectMetric(GATEWAY_OVERHEAD) private readonly overhead: Histogram,
+    @InjectMetric(TELEMETRY_SPILLED) private readonly spilled: Counter<'source' | 'direction'>,
+    @InjectMetric(TELEMETRY_OVERFLOW) private readonly overflow: Counter<'source'>,
   ) {
+    this.spill = new SpillDirectory(config.database.dataDir, SPILL_SOURCE);
     this.rejectedRows = new RejectedRows(this.logger, 'analytics: dropped events the database rejected');
     this.apiHealthRoute = `${config.http.apiPrefix}/health`;
     this.flusher = new SerialFlusher(
@@ -92,6 +100,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   onModuleInit(): void {
+    this.restoreSpilled();
     this.flusher.start(FLUSH_INTERVAL_MS);
   }
 
@@ -99,6 +108,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     this.flusher.stop();
     await this.flush();
+    this.spillPending();
   }
 
   get pending(): number {
@@ -143,7 +153,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
 
   private accept(): boolean {
     if (this.pending >= MAX_PENDING) {
-      this.dropped++;
+      this.overflowed(1);
       return false;
     }
     if (this.pending + 1 >= FLUSH_THRESHOLD) void this.flusher.flush();
@@ -196,10 +206,65 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
-  // Back in front of the buffers for the next attempt (bounded by MAX_PENDING).
+  // Back in front of the buffers for the next attempt; past MAX_PENDING the oldest go, counted.
   private keep(usage: UsageEvent[], completions: CompletionEvent[]): void {
-    this.usage = usage.concat(this.usage).slice(-MAX_PENDING);
-    this.completions = completions.concat(this.completions).slice(-MAX_PENDING);
+    this.usage = usage.concat(this.usage);
+    this.completions = completions.concat(this.completions);
+    const excess = this.pending - MAX_PENDING;
+    if (excess <= 0) return;
+    const fromUsage = Math.min(excess, this.usage.length);
+    this.usage = this.usage.slice(fromUsage);
+    this.completions = this.completions.slice(excess - fromUsage);
+    this.overflowed(excess);
+  }
+
+  private overflowed(count: number): void {
+    this.dropped += count;
+    this.overflow.inc({ source: SPILL_SOURCE }, count);
+    const now = Date.now();
+    if (now - this.lastOverflowLog < 60_000) return;
+    this.lastOverflowLog = now;
+    this.logger.write('warn', 'analytics: buffer full while the database is unreachable, dropping events', {
+      pending: this.pending,
+      dropped_total: this.dropped,
+    });
+  }
+
+  // The database is still unreachable at shutdown: the next start writes these.
+  private spillPending(): void {
+    const count = this.pending;
+    if (count === 0) return;
+    try {
+      const file = this.spill.write({ usage: this.usage, completions: this.completions });
+      this.usage = [];
+      this.completions = [];
+      this.spilled.inc({ source: SPILL_SOURCE, direction: 'out' }, count);
+      this.logger.write('warn', 'analytics: database unreachable at shutdown, events kept for the next start', {
+        events: count,
+        file,
+      });
+    } catch (e) {
+      this.logger.write('error', 'analytics: events could not be written nor kept', {
+        events: count,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  private restoreSpilled(): void {
+    let count = 0;
+    for (const payload of this.spill.take()) {
+      const p = payload as { usage?: unknown; completions?: unknown };
+      const usage = reviveDates<UsageEvent>(p.usage, ['at']);
+      const completions = reviveDates<CompletionEvent>(p.completions, ['at']);
+      this.keep(usage, completions);
+      count += usage.length + completions.length;
+    }
+    if (count === 0) return;
+    this.spilled.inc({ source: SPILL_SOURCE, direction: 'in' }, count);
+    this.logger.write('info', 'analytics: events left by an earlier shutdown restored, writing them', {
+      events: count,
+    });
   }
 
   private logFailure(e: unknown): void {

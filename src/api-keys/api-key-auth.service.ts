@@ -29,12 +29,16 @@ export interface PresentedCredentials {
  * key records are cached by hash (bounded LRU, AUTH_CACHE_TTL_SECONDS), unknown hashes briefly too,
  * revocations are broadcast over Redis pub/sub, and last_used_at is written in batches. Database
  * lookups and failed attempts go through AuthFailureLimiter, which keeps random-key floods off the
- * database without refusing valid keys.
+ * database without refusing valid keys. While the database is unreachable, a key verified within
+ * AUTH_STALE_SECONDS is served from its last known record.
  */
 @Injectable()
 export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   private readonly known: LruCache<string, AuthKeyRecord>;
   private readonly unknown: LruCache<string, true>;
+  /** Last record read per hash, for as long as it may stand in for an unreachable database. */
+  private readonly lastKnown?: LruCache<string, AuthKeyRecord>;
+  private servingStale = false;
   private readonly inflight = new Map<string, Promise<AuthKeyRecord | undefined>>();
   private readonly usedKeyIds = new Set<string>();
   private readonly adminHash?: string;
@@ -56,6 +60,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     const ttl = config.security.authCacheTtlMs;
     this.known = new LruCache(MAX_CACHED_KEYS, ttl);
     this.unknown = new LruCache(MAX_NEGATIVE, Math.min(ttl, 2000));
+    if (config.security.authStaleMs > 0) this.lastKnown = new LruCache(MAX_CACHED_KEYS, config.security.authStaleMs);
     this.adminHash = config.security.adminApiKey ? hashApiKey(config.security.adminApiKey) : undefined;
     this.channel = redis.key('auth', 'invalidate');
   }
@@ -70,7 +75,10 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     let readyBefore = false;
     sub.on('ready', () => {
       // After a reconnect, invalidations may have been missed while we were away.
-      if (readyBefore) this.known.clear();
+      if (readyBefore) {
+        this.known.clear();
+        this.lastKnown?.clear();
+      }
       readyBefore = true;
     });
     const subscribed = sub
@@ -109,9 +117,9 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   /** Drops a key from every instance's cache (locally now, elsewhere through pub/sub). */
   async invalidate(hash: string): Promise<void> {
     this.dropLocal(hash);
-    if (!this.redis.isReady) return;
+    if (!this.redis.client) return;
     await this.redis
-      .client!.publish(this.channel, hash)
+      .call((client) => client.publish(this.channel, hash))
       .catch((e: unknown) =>
         this.logger.write('warn', 'auth invalidation not published; cache TTL bounds it', { error: String(e) }),
       );
@@ -120,6 +128,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   private dropLocal(hash: string): void {
     this.known.delete(hash);
     this.unknown.delete(hash);
+    this.lastKnown?.delete(hash);
   }
 
   private isAdminKey(value: string, hash = hashApiKey(value)): boolean {
@@ -171,15 +180,29 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
         .then((record) => {
           if (record) this.known.set(hash, record);
           else this.unknown.set(hash, true);
+          if (record) this.lastKnown?.set(hash, record);
+          else this.lastKnown?.delete(hash);
+          this.servingStale = false;
           return record;
         })
-        .catch((e: unknown) => {
-          throw new AppException(ErrorCode.E5003, { cause: e });
-        })
+        .catch((e: unknown) => this.staleOrFail(hash, e))
         .finally(() => this.inflight.delete(hash));
       this.inflight.set(hash, pending);
     }
     return pending;
+  }
+
+  // The database did not answer: a key verified recently keeps working; any other cannot be verified.
+  private staleOrFail(hash: string, e: unknown): AuthKeyRecord {
+    const record = this.lastKnown?.get(hash);
+    if (!record) throw new AppException(ErrorCode.E5003, { cause: e });
+    if (!this.servingStale) {
+      this.servingStale = true;
+      this.logger.write('warn', 'auth: database unreachable, API keys verified recently stay valid', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+    return record;
   }
 
   private async flushLastUsed(): Promise<void> {

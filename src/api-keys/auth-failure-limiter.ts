@@ -3,14 +3,13 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
 import { RateLimitStore } from '../rate-limit/rate-limit.store';
-import { RedisService, withTimeout } from '../redis/redis.service';
+import { RedisService } from '../redis/redis.service';
 import { ApiKeyRepository, AuthKeyRecord } from './api-key.repository';
 import { LruCache } from './lru-cache';
 
 const WINDOW_MS = 60_000;
 const NEGATIVE_TTL_MS = 60_000;
 const MAX_NEGATIVE = 10_000;
-const REDIS_DEADLINE_MS = 250;
 /** Over-budget lookups share one query at a time, at most one per interval: a bounded load whatever the flood. */
 const BATCH_INTERVAL_MS = 20;
 const MAX_BATCH = 500;
@@ -83,10 +82,9 @@ export class AuthFailureLimiter implements OnModuleDestroy {
 
   private async failedRecently(hash: string): Promise<boolean> {
     if (this.negative.get(hash)) return true;
-    const client = this.redis.client;
-    if (!client?.isReady) return false;
+    if (!this.redis.isReady) return false;
     try {
-      const hit = await withTimeout(client.exists(this.redisKey(hash)), REDIS_DEADLINE_MS, 'redis deadline');
+      const hit = await this.redis.call((client) => client.exists(this.redisKey(hash)));
       if (hit) this.negative.set(hash, true);
       return hit > 0;
     } catch {
@@ -97,13 +95,10 @@ export class AuthFailureLimiter implements OnModuleDestroy {
   private async rememberFailure(hash: string, overBudget: boolean): Promise<void> {
     this.negative.set(hash, true);
     // Shared only within the budget: a flood of random keys (never repeated) must not fill Redis.
-    const client = this.redis.client;
-    if (!client?.isReady || overBudget) return;
-    await withTimeout(
-      client.set(this.redisKey(hash), '1', { expiration: { type: 'PX', value: NEGATIVE_TTL_MS } }),
-      REDIS_DEADLINE_MS,
-      'redis deadline',
-    ).catch(() => undefined);
+    if (!this.redis.isReady || overBudget) return;
+    await this.redis
+      .call((client) => client.set(this.redisKey(hash), '1', { expiration: { type: 'PX', value: NEGATIVE_TTL_MS } }))
+      .catch(() => undefined);
   }
 
   private redisKey(hash: string): string {

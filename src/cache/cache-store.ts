@@ -12,8 +12,6 @@ import { CacheType } from './cache-types';
 import { redisCacheNamespace } from './keyv-store';
 import { LruMap } from './lru-map';
 
-// A slow cache must cost a request little: past this it is served uncached.
-const OP_TIMEOUT_MS = 250;
 const ADMIN_TIMEOUT_MS = 10_000;
 const SCAN_COUNT = 500;
 
@@ -53,9 +51,7 @@ export class CacheStore {
   async get<T>(type: CacheType, id: string): Promise<T | undefined> {
     if (!this.usable()) return undefined;
     try {
-      return (
-        (await withTimeout(this.cache.get<T>(`${type}:${id}`), OP_TIMEOUT_MS, 'cache read timed out')) ?? undefined
-      );
+      return (await this.bounded(() => this.cache.get<T>(`${type}:${id}`))) ?? undefined;
     } catch (e) {
       this.failed(e);
       return undefined;
@@ -65,7 +61,7 @@ export class CacheStore {
   async set(type: CacheType, id: string, value: unknown): Promise<void> {
     if (!this.usable()) return;
     try {
-      await withTimeout(this.cache.set(`${type}:${id}`, value, this.ttlMs), OP_TIMEOUT_MS, 'cache write timed out');
+      await this.bounded(() => this.cache.set(`${type}:${id}`, value, this.ttlMs));
       this.recovered();
     } catch (e) {
       this.failed(e);
@@ -75,7 +71,7 @@ export class CacheStore {
   async del(type: CacheType, id: string): Promise<void> {
     if (!this.usable()) return;
     try {
-      await withTimeout(this.cache.del(`${type}:${id}`), OP_TIMEOUT_MS, 'cache delete timed out');
+      await this.bounded(() => this.cache.del(`${type}:${id}`));
     } catch (e) {
       this.failed(e);
     }
@@ -129,6 +125,11 @@ export class CacheStore {
       this.failed(e);
       throw new AppException(ErrorCode.E5002, { message: 'The cache service is unavailable', cause: e });
     }
+  }
+
+  // A slow cache must cost a request little: Redis operations run under the shared deadline and breaker.
+  private bounded<T>(op: () => Promise<T>): Promise<T> {
+    return this.backend === 'redis' ? this.redis.call(op) : op();
   }
 
   private usable(): boolean {

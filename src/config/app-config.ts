@@ -37,11 +37,13 @@ export class AppConfig {
     registrationMode: 'open' | 'closed';
     adminApiKey?: string;
     authCacheTtlMs: number;
+    /** How long a key verified before the database became unreachable stays valid (0 = never). */
+    authStaleMs: number;
     /** Failed authentications per client IP per minute; 0 = unlimited. */
     authFailureLimit: number;
   };
   readonly database: { url?: string; dataDir: string };
-  readonly redis: { url?: string; keyPrefix: string };
+  readonly redis: { url?: string; keyPrefix: string; commandTimeoutMs: number };
   readonly cache: { enabled: boolean; ttlSeconds: number; maxSize: number; maxTemperature: number };
   readonly rateLimit: {
     enabled: boolean;
@@ -105,12 +107,14 @@ export class AppConfig {
       registrationMode: v.REGISTRATION_MODE ?? (isProduction ? 'closed' : 'open'),
       adminApiKey: v.ADMIN_API_KEY,
       authCacheTtlMs: v.AUTH_CACHE_TTL_SECONDS * 1000,
+      authStaleMs: v.AUTH_STALE_SECONDS * 1000,
       authFailureLimit: v.AUTH_FAILURE_LIMIT,
     };
     this.database = { url: v.DATABASE_URL, dataDir: v.DATA_DIR };
     this.redis = {
       url: v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined),
       keyPrefix: v.REDIS_KEY_PREFIX,
+      commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
     };
     this.cache = {
       enabled: v.CACHE_ENABLED,

@@ -231,6 +231,12 @@ export const ENV_SCHEMA = {
     secret: true,
     parse: (raw: string) => (raw === '' ? undefined : raw.length < 24 ? fail('must be at least 24 characters') : raw),
   },
+  AUTH_STALE_SECONDS: {
+    default: '900',
+    description:
+      'While the database is unreachable, an API key this instance verified within this many seconds stays valid (revocations still arrive through Redis); 0 = off',
+    parse: int(0, 86_400),
+  },
   AUTH_CACHE_TTL_SECONDS: {
     default: '5',
     description:
@@ -257,7 +263,8 @@ export const ENV_SCHEMA = {
   },
   DATA_DIR: {
     default: './data',
-    description: 'Where the embedded database keeps its files',
+    description:
+      'Where the embedded database keeps its files, and where usage and error events wait (spill/) when the database is down at shutdown',
     parse: str({ nonEmpty: true }),
   },
   REDIS_URL: {
@@ -276,6 +283,12 @@ export const ENV_SCHEMA = {
     default: 'hapa:',
     description: 'Prefix for every Redis key, so deployments can share one Redis',
     parse: str({ nonEmpty: true, maxLength: 64 }),
+  },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    default: '150',
+    description:
+      'Deadline of each Redis operation on the request path (ms); after a few misses Redis counts as down (in-process limits, no cache) until it answers a PING',
+    parse: int(10, 10_000),
   },
   CACHE_TTL: { default: '1800', description: 'Response cache time-to-live (seconds)', parse: int(1, 30 * 86400) },
   MAX_CACHE_SIZE: { default: '1000', description: 'Entries kept by the in-process cache', parse: int(1, 1_000_000) },

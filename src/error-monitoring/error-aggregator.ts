@@ -75,6 +75,8 @@ export class ErrorAggregator {
   droppedDetails = 0;
   /** Server errors that could not be grouped because too many distinct incidents were pending. */
   droppedIncidentUpdates = 0;
+  /** Detail rows sampling kept but the pending bound dropped (the database unreachable for long). */
+  overflowDetails = 0;
 
   constructor(private readonly limits: AggregatorLimits) {}
 
@@ -110,7 +112,8 @@ export class ErrorAggregator {
     }
     const taken = this.sampled.get(fingerprint);
     const canTrack = taken !== undefined || this.sampled.size < this.limits.maxFingerprintsPerMinute;
-    if (canTrack && (taken ?? 0) < this.limits.samplePerMinute && this.details.length < this.limits.maxPendingDetails) {
+    const wanted = canTrack && (taken ?? 0) < this.limits.samplePerMinute;
+    if (wanted && this.details.length < this.limits.maxPendingDetails) {
       this.sampled.set(fingerprint, (taken ?? 0) + 1);
       this.details.push({
         at: e.at,
@@ -128,6 +131,7 @@ export class ErrorAggregator {
     } else {
       if (canTrack && taken !== undefined) this.sampled.set(fingerprint, taken + 1);
       this.droppedDetails++;
+      if (wanted) this.overflowDetails++;
     }
 
     if (!this.limits.incidentTracking || !isServerError(e.code)) return;
@@ -188,6 +192,7 @@ export class ErrorAggregator {
     const room = Math.max(0, this.limits.maxPendingDetails - this.details.length);
     this.details = batch.details.slice(0, room).concat(this.details);
     this.droppedDetails += Math.max(0, batch.details.length - room);
+    this.overflowDetails += Math.max(0, batch.details.length - room);
     for (const d of batch.incidents) {
       const inc = this.incidents.get(d.fingerprint);
       if (!inc) {

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { AnalyticsModule } from '../analytics/analytics.module';
+import { telemetryMetricProviders } from '../common/batching/telemetry-metrics';
 import { ErrorsController, IncidentsController } from './error-monitoring.controller';
 import { ERROR_MONITORING_ENTITIES } from './error-monitoring.entities';
 import { ErrorMonitoringRepository } from './error-monitoring.repository';
@@ -18,6 +19,7 @@ import { ERRORS_TOTAL, PersistingErrorReporter } from './persisting-error-report
   controllers: [ErrorsController, IncidentsController],
   providers: [
     makeCounterProvider({ name: ERRORS_TOTAL, help: 'Error responses by error code', labelNames: ['error_code'] }),
+    ...telemetryMetricProviders,
     ErrorMonitoringRepository,
     ErrorMonitoringService,
     PersistingErrorReporter,

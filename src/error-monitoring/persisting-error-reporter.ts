@@ -9,14 +9,17 @@ import {
   writeSalvaging,
 } from '../common/batching/salvage';
 import { SerialFlusher } from '../common/batching/serial-flusher';
+import { reviveDates, SpillDirectory } from '../common/batching/spill-file';
+import { TELEMETRY_OVERFLOW, TELEMETRY_SPILLED } from '../common/batching/telemetry-metrics';
 import { ErrorEvent, ErrorReporter, LoggingErrorReporter } from '../common/errors/error-reporter';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
-import { ErrorAggregator, ErrorBatch } from './error-aggregator';
+import { ErrorAggregator, ErrorBatch, ErrorCountRow, ErrorDetailRow, IncidentDelta } from './error-aggregator';
 import { ErrorMonitoringRepository } from './error-monitoring.repository';
 
 export const ERRORS_TOTAL = 'hapa_errors_total';
 const FLUSH_INTERVAL_MS = 1000;
+const SPILL_SOURCE = 'errors';
 
 /**
  * The ErrorReporter bound app-wide: logs like LoggingErrorReporter, counts in Prometheus, and
@@ -27,6 +30,9 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
   readonly aggregator: ErrorAggregator;
   private readonly flusher: SerialFlusher;
   private lastFailureLog = 0;
+  private lastOverflowLog = 0;
+  private overflowSeen = 0;
+  private readonly spill: SpillDirectory;
   /** Rows (count increments, incident updates, details) dropped because the database refused them. */
   private readonly rejectedRows: RejectedRows;
 
@@ -41,8 +47,11 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
     private readonly logger: AppLogger,
     private readonly config: AppConfig,
     @InjectMetric(ERRORS_TOTAL) private readonly errorsTotal: Counter<'error_code'>,
+    @InjectMetric(TELEMETRY_SPILLED) private readonly spilled: Counter<'source' | 'direction'>,
+    @InjectMetric(TELEMETRY_OVERFLOW) private readonly overflow: Counter<'source'>,
   ) {
     super();
+    this.spill = new SpillDirectory(config.database.dataDir, SPILL_SOURCE);
     this.rejectedRows = new RejectedRows(this.logger, 'error monitoring: dropped rows the database rejected');
     this.aggregator = new ErrorAggregator({
       samplePerMinute: config.errorMonitoring.samplePerMinute,
@@ -58,13 +67,16 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
   }
 
   onModuleInit(): void {
-    if (this.config.errorMonitoring.enabled) this.flusher.start(FLUSH_INTERVAL_MS);
+    if (!this.config.errorMonitoring.enabled) return;
+    this.restoreSpilled();
+    this.flusher.start(FLUSH_INTERVAL_MS);
   }
 
   // Before, not on, application shutdown: TypeORM closes its connection in onApplicationShutdown.
   async beforeApplicationShutdown(): Promise<void> {
     this.flusher.stop();
     await this.flush();
+    this.spillPending();
   }
 
   report(event: ErrorEvent): void {
@@ -85,6 +97,7 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
   }
 
   private async write(): Promise<void> {
+    this.countOverflow();
     if (this.aggregator.isEmpty()) return;
     const batch = this.aggregator.take();
     try {
@@ -120,6 +133,59 @@ export class PersistingErrorReporter extends ErrorReporter implements OnModuleIn
     } finally {
       this.rejectedRows.add(results);
     }
+  }
+
+  // The pending bounds (details, incidents) dropped rows since the last look: count and log them.
+  private countOverflow(): void {
+    const total = this.aggregator.overflowDetails + this.aggregator.droppedIncidentUpdates;
+    const fresh = total - this.overflowSeen;
+    if (fresh <= 0) return;
+    this.overflowSeen = total;
+    this.overflow.inc({ source: SPILL_SOURCE }, fresh);
+    const now = Date.now();
+    if (now - this.lastOverflowLog < 60_000) return;
+    this.lastOverflowLog = now;
+    this.logger.write('warn', 'error monitoring: buffer full while the database is unreachable, dropping rows', {
+      dropped_total: total,
+    });
+  }
+
+  // The database is still unreachable at shutdown: the next start writes these.
+  private spillPending(): void {
+    this.countOverflow();
+    if (!this.config.errorMonitoring.enabled || this.aggregator.isEmpty()) return;
+    const batch = this.aggregator.take();
+    const rows = batch.counts.length + batch.incidents.length + batch.details.length;
+    try {
+      const file = this.spill.write(batch);
+      this.spilled.inc({ source: SPILL_SOURCE, direction: 'out' }, rows);
+      this.logger.write('warn', 'error monitoring: database unreachable at shutdown, rows kept for the next start', {
+        rows,
+        file,
+      });
+    } catch (e) {
+      this.logger.write('error', 'error monitoring: rows could not be written nor kept', {
+        rows,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  private restoreSpilled(): void {
+    let rows = 0;
+    for (const payload of this.spill.take()) {
+      const p = payload as Partial<Record<keyof ErrorBatch, unknown>>;
+      const batch: ErrorBatch = {
+        counts: reviveDates<ErrorCountRow>(p.counts, ['minute']),
+        incidents: reviveDates<IncidentDelta>(p.incidents, ['firstSeen', 'lastSeen']),
+        details: reviveDates<ErrorDetailRow>(p.details, ['at']),
+      };
+      this.aggregator.restore(batch);
+      rows += batch.counts.length + batch.incidents.length + batch.details.length;
+    }
+    if (rows === 0) return;
+    this.spilled.inc({ source: SPILL_SOURCE, direction: 'in' }, rows);
+    this.logger.write('info', 'error monitoring: rows left by an earlier shutdown restored, writing them', { rows });
   }
 
   private logFailure(e: unknown): void {

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash } from 'node:crypto';
+import type { RedisClientType } from 'redis';
 import { RedisService } from '../redis/redis.service';
 import { StoreOutageMonitor } from './store-outage.monitor';
 
@@ -55,19 +56,13 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
   }
 
   async hit(key: string, windowMs: number): Promise<Hit> {
-    const client = this.redis.client;
-    if (client) {
-      if (client.isReady) {
-        try {
-          const fullKey = this.redis.key('rl', key);
-          const r = await this.eval(fullKey, windowMs);
-          this.outage.recovered();
-          return r;
-        } catch (e) {
-          this.outage.failed(e);
-        }
-      } else {
-        this.outage.failed();
+    if (this.redis.client) {
+      try {
+        const r = await this.redis.call((client) => this.eval(client, this.redis.key('rl', key), windowMs));
+        this.outage.recovered();
+        return r;
+      } catch (e) {
+        this.outage.failed(e);
       }
     }
     return this.hitMemory(key, windowMs);
@@ -75,21 +70,15 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
 
   /** The current window's count for a key, without counting a hit (0 when no window is open). */
   async peek(key: string): Promise<Hit> {
-    const client = this.redis.client;
-    if (client) {
-      if (client.isReady) {
-        try {
-          const [count, ttl] = (await client.eval(PEEK_SCRIPT, { keys: [this.redis.key('rl', key)] })) as [
-            number,
-            number,
-          ];
-          this.outage.recovered();
-          return { count: Number(count), msToReset: Math.max(0, Number(ttl)) };
-        } catch (e) {
-          this.outage.failed(e);
-        }
-      } else {
-        this.outage.failed();
+    if (this.redis.client) {
+      try {
+        const [count, ttl] = (await this.redis.call((client) =>
+          client.eval(PEEK_SCRIPT, { keys: [this.redis.key('rl', key)] }),
+        )) as [number, number];
+        this.outage.recovered();
+        return { count: Number(count), msToReset: Math.max(0, Number(ttl)) };
+      } catch (e) {
+        this.outage.failed(e);
       }
     }
     const entry = this.memory.get(key);
@@ -99,8 +88,7 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
       : { count: 0, msToReset: 0 };
   }
 
-  private async eval(key: string, windowMs: number): Promise<Hit> {
-    const client = this.redis.client!;
+  private async eval(client: RedisClientType, key: string, windowMs: number): Promise<Hit> {
     const args = { keys: [key], arguments: [String(windowMs)] };
     let reply: unknown;
     try {

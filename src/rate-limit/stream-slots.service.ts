@@ -69,17 +69,14 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
 
   /** true/false: Redis answered; undefined: use memory. */
   private async tryRedis(owner: string, slot: string, limit: number): Promise<boolean | undefined> {
-    const client = this.redis.client;
-    if (!client) return undefined;
-    if (!client.isReady) {
-      this.outage.failed();
-      return undefined;
-    }
+    if (!this.redis.client) return undefined;
     try {
-      const r = await client.eval(ACQUIRE_SCRIPT, {
-        keys: [this.redis.key('streams', owner)],
-        arguments: [String(limit), String(SLOT_TTL_MS), slot],
-      });
+      const r = await this.redis.call((client) =>
+        client.eval(ACQUIRE_SCRIPT, {
+          keys: [this.redis.key('streams', owner)],
+          arguments: [String(limit), String(SLOT_TTL_MS), slot],
+        }),
+      );
       this.outage.recovered();
       return Number(r) === 1;
     } catch (e) {
@@ -91,9 +88,8 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
   private redisRelease(owner: string, slot: string): () => void {
     const key = this.redis.key('streams', owner);
     const heartbeat = setInterval(() => {
-      if (!this.redis.isReady) return;
       this.redis
-        .client!.eval(REFRESH_SCRIPT, { keys: [key], arguments: [String(SLOT_TTL_MS), slot] })
+        .call((client) => client.eval(REFRESH_SCRIPT, { keys: [key], arguments: [String(SLOT_TTL_MS), slot] }))
         .catch(() => undefined);
     }, HEARTBEAT_MS);
     heartbeat.unref();
@@ -102,7 +98,7 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
       clearInterval(heartbeat);
       this.heartbeats.delete(heartbeat);
       // If Redis is down now, the slot's expiry frees it.
-      if (this.redis.isReady) this.redis.client!.zRem(key, slot).catch(() => undefined);
+      this.redis.call((client) => client.zRem(key, slot)).catch(() => undefined);
     });
   }
 }

@@ -112,7 +112,8 @@ export interface TestResponse {
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const ownDb = opts.embedded || opts.database ? undefined : await createTestDatabase();
   const db = opts.database ?? ownDb;
-  const dataDir = opts.embedded ? mkdtempSync(path.join(tmpdir(), 'hapa-pglite-')) : undefined;
+  // Always an own DATA_DIR: besides PGlite it holds telemetry spilled at shutdown, which must not reach another test.
+  const dataDir = mkdtempSync(path.join(tmpdir(), opts.embedded ? 'hapa-pglite-' : 'hapa-data-'));
   const redisPrefix = opts.redisPrefix ?? `hapa-test:${randomBytes(4).toString('hex')}:`;
   const env: Record<string, string> = {
     ENVIRONMENT: 'test',
@@ -123,8 +124,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     // runs on every request. Rate-limit tests set their own limits and rules.
     DEFAULT_RATE_LIMIT: '1000000',
     RATE_LIMIT_RULES: '',
+    // A loaded test machine must not trip the Redis breaker in suites about something else; the outage suite sets its own.
+    REDIS_COMMAND_TIMEOUT_MS: '1000',
     ...(db ? { DATABASE_URL: db.url } : {}),
-    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    DATA_DIR: dataDir,
     ...(opts.redis === false ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix }),
     ...opts.env,
   };
@@ -147,7 +150,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       defaultAuth.delete(server.url);
       await server.shutdown();
       await ownDb?.drop();
-      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
       if (opts.redis !== false && !opts.redisPrefix) await deleteRedisKeys(redisPrefix);
     },
   };
