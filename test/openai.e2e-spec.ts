@@ -2,6 +2,7 @@ import { ApiKeysService } from '../src/api-keys/api-keys.service';
 import { UsageRecorder } from '../src/analytics/usage-recorder';
 import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse, SseFrame } from './support/sse-client';
+import { until } from './support/identity-factory';
 import { INCIDENT_ID, request, startTestApp, TestApp } from './support/test-app';
 
 // Raw HTTP against /v1: what the gateway sends upstream, the OpenAI envelope, framing. The real
@@ -389,5 +390,72 @@ describe('OpenAI-compatible API (/v1) over HTTP', () => {
         expect.arrayContaining([expect.objectContaining({ key: 'TestClient/1.2', requests: 1 })]),
       );
     });
+  });
+});
+
+describe('OpenAI-compatible API (/v1): cache, stream caps and model-server refusals', () => {
+  let emu: ModelServerEmulator;
+  let app: TestApp;
+  let key: string;
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    emu = new ModelServerEmulator();
+    app = await startTestApp({ env: { VLLM_SERVER_URL: await emu.listen() } });
+    const issued = await app.server.app.get(ApiKeysService, { strict: false }).issueByAdmin({
+      email: 'one-stream@example.com',
+      permissions: ['code_generation', 'code_completion'],
+      max_concurrent_streams: 1,
+      name: 'one stream',
+    });
+    key = issued.api_key;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await emu?.close();
+  });
+  beforeEach(() => emu.reset({ config: true }));
+
+  it('should answer the same request twice with one model-server call, like /api/v1', async () => {
+    const body = { model: 'hapa-autocomplete', prompt: PREFIX, suffix: SUFFIX, temperature: 0 };
+    const first = await request(app.url, 'POST', '/v1/completions', { body, headers: auth() });
+    const second = await request(app.url, 'POST', '/v1/completions', { body, headers: auth() });
+    expect(second.body.choices[0].text).toBe(first.body.choices[0].text);
+    expect(emu.stats().requests).toBe(1);
+  });
+
+  it('should refuse a stream over the key cap with 429 concurrency_limit_exceeded and Retry-After', async () => {
+    emu.configure({ tokenDelayMs: 100, padToMaxTokens: true });
+    const ctl = new AbortController();
+    const open = postSse(
+      app.url,
+      '/v1/chat/completions',
+      { model: 'hapa-code', messages: [{ role: 'user', content: 'a long answer' }], max_tokens: 200, stream: true },
+      { headers: auth(), signal: ctl.signal },
+    );
+    await until(
+      async () => emu.stats().inFlight,
+      (n) => n >= 1,
+      10_000,
+    );
+    const second = await request(app.url, 'POST', '/v1/completions', {
+      body: { model: 'hapa-code', prompt: 'def f():', stream: true },
+      headers: auth(),
+    });
+    ctl.abort();
+    await open;
+    expect(second.status).toBe(429);
+    expect(second.body.error).toMatchObject({ type: 'rate_limit_error', code: 'concurrency_limit_exceeded' });
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it("should pass the model server's context-length refusal on as 400 context_length_exceeded, verbatim", async () => {
+    const res = await request(app.url, 'POST', '/v1/chat/completions', {
+      body: { model: 'hapa-code', messages: [{ role: 'user', content: 'long [[fault:context-length]]' }] },
+      headers: auth(),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'context_length_exceeded' });
+    expect(res.body.error.message).toContain("This model's maximum context length is 16384 tokens");
   });
 });
