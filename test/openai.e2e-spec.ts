@@ -459,3 +459,33 @@ describe('OpenAI-compatible API (/v1): cache, stream caps and model-server refus
     expect(res.body.error.message).toContain("This model's maximum context length is 16384 tokens");
   });
 });
+
+describe('OpenAI-compatible API (/v1) at shutdown', () => {
+  it('should end a /v1 stream that outlives SHUTDOWN_TIMEOUT with an in-stream E5008, then [DONE]', async () => {
+    const emu = new ModelServerEmulator({ tokenDelayMs: 50, padToMaxTokens: true });
+    const app = await startTestApp({
+      redis: false,
+      env: { VLLM_SERVER_URL: await emu.listen(), SHUTDOWN_TIMEOUT: '1' },
+    });
+    try {
+      let firstChunk!: () => void;
+      const gotChunk = new Promise<void>((r) => (firstChunk = r));
+      const stream = postSse(
+        app.url,
+        '/v1/chat/completions',
+        { model: 'hapa-code', messages: [{ role: 'user', content: 'a long answer' }], max_tokens: 400, stream: true },
+        { headers: { Authorization: `Bearer ${app.apiKey}` }, onFrame: () => firstChunk() },
+      );
+      await Promise.race([gotChunk, stream]);
+      await app.server.shutdown();
+      const res = await stream;
+      expect(res.status).toBe(200);
+      expect(res.frames.at(-1)!.data).toBe('[DONE]');
+      expect(res.frames.at(-2)!.data.error).toMatchObject({ type: 'server_error', code: 'E5008' });
+      expect(res.frames.some((f) => f.data?.choices?.[0]?.finish_reason)).toBe(false);
+    } finally {
+      await app.close();
+      await emu.close();
+    }
+  });
+});

@@ -12,8 +12,8 @@ export const VLLM_EXTRAS = [
   'skip_special_tokens',
 ] as const;
 
-/** OpenAI fields vLLM also reads, forwarded with the extras. */
-const OPENAI_SAMPLING = ['seed', 'presence_penalty', 'frequency_penalty', 'logprobs'] as const;
+/** OpenAI fields vLLM also reads, forwarded with the extras (`logprobs` is accepted but not asked for: never returned). */
+const OPENAI_SAMPLING = ['seed', 'presence_penalty', 'frequency_penalty'] as const;
 
 /**
  * Never forwarded from a client: they reach into the engine (`prompt_embeds` was the way in for
