@@ -375,6 +375,18 @@ export const ENV_SCHEMA = {
     description: 'Seconds of upstream silence before a stream sends a heartbeat event',
     parse: num(0.05, 3600),
   },
+  SSE_CLIENT_STALL_SECONDS: {
+    default: '60',
+    description:
+      'Seconds a streaming client may read nothing while its buffer is full before its stream is closed and the model request aborted',
+    parse: num(0.05, 3600),
+  },
+  MAX_ANSWER_BYTES: {
+    default: '4194304',
+    description:
+      'Largest answer relayed from a model server, in bytes (E5006 past it, on streams and one-shot answers)',
+    parse: int(1024, 1073741824),
+  },
 } satisfies Record<string, Omit<EnvVar, 'name'>>;
 
 export type EnvName = keyof typeof ENV_SCHEMA;
