@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import { ApiKeysService } from '../src/api-keys/api-keys.service';
 import { UsageRecorder } from '../src/analytics/usage-recorder';
 import { ModelServerEmulator } from '../emulator/emulator';
@@ -11,6 +12,35 @@ import { INCIDENT_ID, request, startTestApp, TestApp } from './support/test-app'
 const DEEPSEEK = (p: string, s: string) => `<｜fim▁begin｜>${p}<｜fim▁hole｜>${s}<｜fim▁end｜>`;
 const PREFIX = '# return the sum of two numbers\ndef add(a, b):\n    ';
 const SUFFIX = '\n\nprint(add(1, 2))\n';
+
+const MiB = 1024 * 1024;
+
+/** A streaming client that takes the response headers and then reads nothing (its socket paused). */
+function stalledRequest(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; destroy(): void }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(path, baseUrl),
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        agent: new http.Agent({ keepAlive: false }),
+      },
+      (res) => {
+        res.pause();
+        res.socket.pause();
+        resolve({ status: res.statusCode ?? 0, destroy: () => req.destroy() });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
 
 interface EmulatorRecord {
   route: string;
@@ -401,7 +431,7 @@ describe('OpenAI-compatible API (/v1): cache, stream caps and model-server refus
 
   beforeAll(async () => {
     emu = new ModelServerEmulator();
-    app = await startTestApp({ env: { VLLM_SERVER_URL: await emu.listen() } });
+    app = await startTestApp({ env: { VLLM_SERVER_URL: await emu.listen(), SSE_CLIENT_STALL_SECONDS: '2' } });
     const issued = await app.server.app.get(ApiKeysService, { strict: false }).issueByAdmin({
       email: 'one-stream@example.com',
       permissions: ['code_generation', 'code_completion'],
@@ -447,6 +477,25 @@ describe('OpenAI-compatible API (/v1): cache, stream caps and model-server refus
     expect(second.status).toBe(429);
     expect(second.body.error).toMatchObject({ type: 'rate_limit_error', code: 'concurrency_limit_exceeded' });
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('should hold the model server while a /v1 client reads nothing, then drop the stalled client and abort upstream', async () => {
+    emu.configure({ hugeAnswerBytes: 64 * MiB });
+    const stalled = await stalledRequest(app.url, '/v1/completions', auth(), {
+      model: 'hapa-code',
+      prompt: 'a big file [[fault:huge-answer]]',
+      stream: true,
+    });
+    expect(stalled.status).toBe(200);
+    await until(
+      async () => emu.stats().disconnects,
+      (n) => n >= 1,
+      15_000,
+    );
+    expect(emu.stats().disconnects).toBe(1);
+    // Backpressure reached the model server: it wrote a few MiB into full buffers, not the 64 MiB answer.
+    expect(emu.lastRequest()!.bytesSent).toBeLessThan(16 * MiB);
+    stalled.destroy();
   });
 
   it("should pass the model server's context-length refusal on as 400 context_length_exceeded, verbatim", async () => {

@@ -13,7 +13,7 @@ import { clientGone } from '../common/http/request-pipeline';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { annotateUsage } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
-import { ClientGoneError } from '../generation/generation.errors';
+import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
 import { GenerationService } from '../generation/generation.service';
 import { GenerationOutcome, GenerationRequest } from '../generation/generation.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
@@ -254,6 +254,11 @@ export class OpenAiService {
       if (error instanceof ClientGoneError || (ctl.signal.aborted && !shuttingDown)) {
         // Nobody is left to answer; the core aborted the upstream call unless others wait on it.
         if (!res.writableEnded) res.end();
+        return;
+      }
+      if (error instanceof ClientStalledError && res.headersSent) {
+        // Nobody is reading: drop the connection rather than queue an error frame behind a full buffer.
+        res.destroy();
         return;
       }
       if (!res.headersSent) throw error;
