@@ -9,7 +9,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { ErrorReporter } from '../common/errors/error-reporter';
 import { newIncidentId } from '../common/errors/incident-id';
 import { AppRequest, AuthPrincipal } from '../common/http/app-request';
-import { clientGone } from '../common/http/request-pipeline';
+import { clientSignal, drainedOrClosed } from '../common/http/request-pipeline';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { annotateUsage } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
@@ -192,18 +192,10 @@ export class OpenAiService {
 
   private async run(p: Prepared, req: AppRequest, res: Response): Promise<void> {
     p.request.requestId = req.id;
-    const ctl = new AbortController();
-    let shuttingDown = false;
-    const onClose = (): void => {
-      if (!res.writableFinished) ctl.abort();
-    };
-    res.once('close', onClose);
-    // Left while guards and pipes ran: its close event is already past.
-    if (clientGone(res)) ctl.abort();
-    const unregister = this.lifecycle.onDeadline(() => {
-      shuttingDown = true;
-      ctl.abort();
-    });
+    // A forced shutdown ends the stream like a disconnect does, but the client still gets an in-stream E5008.
+    const shutdown = new AbortController();
+    const unregister = this.lifecycle.onDeadline(() => shutdown.abort());
+    const signal = AbortSignal.any([clientSignal(res), shutdown.signal]);
     const id = `${p.object === 'chat.completion' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
     const framer = new ChunkFramer(p.shape, id, created, p.model.requested);
@@ -223,7 +215,7 @@ export class OpenAiService {
             start();
             return res.write(framer.token(clean));
           },
-          drained: () => drained(res),
+          drained: () => drainedOrClosed(res),
         }
       : {
           write: (delta: string): boolean => {
@@ -234,7 +226,7 @@ export class OpenAiService {
         };
     try {
       const outcome = await this.generation.generate(
-        { request: p.request, principal: req.principal, cache: true, stream: p.stream, signal: ctl.signal },
+        { request: p.request, principal: req.principal, cache: true, stream: p.stream, signal },
         out,
       );
       this.annotate(res, p, outcome, id);
@@ -250,8 +242,9 @@ export class OpenAiService {
         res.status(200).json(this.answer(p, id, created, text, outcome));
       }
     } catch (e) {
+      const shuttingDown = shutdown.signal.aborted;
       const error = shuttingDown ? new AppException(ErrorCode.E5008, { message: 'Server is shutting down' }) : e;
-      if (error instanceof ClientGoneError || (ctl.signal.aborted && !shuttingDown)) {
+      if (error instanceof ClientGoneError || (signal.aborted && !shuttingDown)) {
         // Nobody is left to answer; the core aborted the upstream call unless others wait on it.
         if (!res.writableEnded) res.end();
         return;
@@ -269,7 +262,6 @@ export class OpenAiService {
       res.end(streamErrorFrames(toOpenAiError(mapped), incidentId));
     } finally {
       unregister();
-      res.off('close', onClose);
     }
   }
 
@@ -331,18 +323,4 @@ function refuseRequiredTools(toolChoice: unknown): void {
       details: [{ field: 'tool_choice', message: TOOLS_NOT_SUPPORTED }],
     });
   }
-}
-
-/** Resolves when the response can take more ('drain') or the client is gone ('close'). */
-function drained(res: Response): Promise<void> {
-  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }
