@@ -4,6 +4,7 @@
  * Backpressure check: the server (built, on its embedded defaults, as its own process) relays a
  * huge answer to clients that read nothing. Prints the server's RSS growth and how far the
  * emulator got with each answer; a gateway that buffers would grow by clients × answer size.
+ * `--server DIR` runs another checkout's build (e.g. a worktree of an older commit) for comparison.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +21,8 @@ const opt = (name: string, fallback: number): number =>
 const SECONDS = opt('seconds', 30);
 const CLIENTS = opt('clients', 4);
 const ANSWER_MB = opt('answer-mb', 40);
+/** `--server DIR`: run the server built in another checkout (e.g. an older commit) against the same emulator. */
+const SERVER_DIR = args.includes('--server') ? path.resolve(args[args.indexOf('--server') + 1]) : ROOT;
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -27,8 +30,8 @@ function rssMb(pid: number): number {
 }
 
 async function startServer(emulatorUrl: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [path.join(SERVER_DIR, 'dist/src/main.js')], {
+    cwd: SERVER_DIR,
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',

@@ -182,6 +182,20 @@ describe.each([
     expect(typeof stream.body.content).toBe('string');
   });
 
+  it('should give up on a silent model server after AI_MODEL_TIMEOUT on both one-shot routes, not REQUEST_TIMEOUT', async () => {
+    // AI_MODEL_TIMEOUT is 1 s here and REQUEST_TIMEOUT 30 s: the old one-shot wait took the longer of the two.
+    for (const [path, body] of [
+      ['/api/v1/code/generate', { prompt: 'Write a sort function [[fault:hang-before-headers]]' }],
+      ['/api/v1/code/complete', { prefix: 'def f():\n    # [[fault:hang-before-headers]]\n', suffix: '' }],
+    ] as const) {
+      const started = Date.now();
+      const res = await app.request('POST', path, { body });
+      expect(res.status).toBe(504);
+      expect(res.body.error_code).toBe('E5001');
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
+  });
+
   it.each([
     ['cut-mid-stream', 'E5007'],
     ['malformed-chunk', 'E5006'],

@@ -94,7 +94,6 @@ describe('generation core: backpressure, bounds and stream end', () => {
       redis: false,
       env: {
         VLLM_SERVER_URL: url,
-        HEALTH_PROBE_INTERVAL: '0.2',
         // long enough that a held-open connection would show as E5001, not as a clean end
         AI_MODEL_IDLE_TIMEOUT: '20',
         SSE_CLIENT_STALL_SECONDS: '3',

@@ -260,7 +260,8 @@ export const ENV_SCHEMA = {
   },
   REQUEST_TIMEOUT: {
     default: '30',
-    description: 'Upper bound for a whole non-streaming request (seconds)',
+    description:
+      'Upper bound for the wait of a one-shot request on the model server (seconds; AI_MODEL_TIMEOUT applies too, the shorter wins)',
     parse: int(1, 3600),
   },
   MAX_BODY_SIZE: { default: '1mb', description: 'Largest accepted request body (413 E4008 above)', parse: byteSize },

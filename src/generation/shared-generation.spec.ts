@@ -134,6 +134,23 @@ describe(SharedGeneration.name, () => {
     await expect(fastDone).resolves.toBe(OUTCOME);
   });
 
+  it('should not cut a late joiner for the backlog it joined with, only for falling behind after', async () => {
+    const up = upstream();
+    const sut = new SharedGeneration(up.run, true, jest.fn());
+    void sut.consume(new TestWriter(), new AbortController().signal);
+    const chunk = 'q'.repeat(64 * 1024);
+    for (let sent = 0; sent <= 2 * CONSUMER_QUEUE_CHARS; sent += chunk.length) up.write(chunk);
+    const late = new TestWriter();
+    late.full = true; // takes one delta, then its buffer is full
+    const done = sut.consume(late, new AbortController().signal);
+    up.write(chunk);
+    late.drain();
+    await tick();
+    up.finish();
+    await expect(done).resolves.toBe(OUTCOME);
+    expect(late.got.join('').length).toBe(sut.deltas.join('').length);
+  });
+
   it('should abort the upstream request when the last consumer leaves, not before', async () => {
     const up = upstream();
     const sut = new SharedGeneration(up.run, true, jest.fn());

@@ -6,17 +6,24 @@ import { ClientGoneError, GenerationAbort } from '../model-server/upstream-abort
 /** Starts the upstream generation, writing into the shared writer; the controller aborts it. */
 export type RunUpstream = (out: DeltaWriter, ctl: AbortController) => Promise<UpstreamOutcome>;
 
-// What one consumer may have queued while its client reads nothing and others keep the upstream going.
+// How far (characters) one consumer may fall behind while others keep the upstream going.
 export const CONSUMER_QUEUE_CHARS = 1024 * 1024;
 
-/** One client's place in a generation: its writer, and what it has not yet taken. */
+type Result = { outcome: UpstreamOutcome } | { error: unknown };
+
+/** One client's place in a generation: its writer and how far it has read. */
 class Consumer {
-  readonly queue: string[] = [];
-  head = 0;
-  queued = 0;
+  /** Index of the next kept delta to write (keep: true). */
+  next = 0;
+  /** Deltas not yet written (keep: false; there the generation holds no copy of its own). */
+  readonly pending: string[] = [];
+  /** Characters written to this consumer. */
+  sent = 0;
+  /** How far behind it may be: its backlog when it joined (shrinking as it catches up) plus the bound. */
+  allowance = 0;
   blocked = false;
-  /** The generation's result, held until this consumer's queue is flushed. */
-  result?: { outcome: UpstreamOutcome } | { error: unknown };
+  /** The generation's result, held until every delta reached this consumer. */
+  result?: Result;
 
   constructor(
     readonly out: DeltaWriter,
@@ -27,11 +34,12 @@ class Consumer {
 
 /**
  * One upstream generation shared by every client that asked the same thing while it ran, and
- * the DeltaWriter the upstream reader writes into. Each delta goes straight to every consumer that
- * has room; a consumer whose client is full queues its own deltas (up to CONSUMER_QUEUE_CHARS characters, then
- * it alone is cut with E5008). The upstream read pauses only while every consumer is full, so one
- * stalled follower never stalls the others. The last consumer leaving aborts the upstream request.
- * `keep`: deltas are kept for the cache and for late joiners; otherwise no copy is held.
+ * the DeltaWriter the upstream reader writes into. A delta goes straight to every consumer that has
+ * room; a consumer whose client is full takes it later. The upstream read pauses only while every
+ * consumer is full, so one stalled follower never stalls the others; a follower more than
+ * CONSUMER_QUEUE_CHARS behind (beyond the backlog it joined with) is cut alone with E5008. The last
+ * consumer leaving aborts the upstream request. `keep`: deltas are kept for the cache and for late
+ * joiners (consumers read them by index, no copies); otherwise no copy is held.
  */
 export class SharedGeneration implements DeltaWriter {
   readonly deltas: string[] = [];
@@ -39,6 +47,7 @@ export class SharedGeneration implements DeltaWriter {
   private readonly ctl = new AbortController();
   private state: 'idle' | 'running' | 'done' | 'failed' = 'idle';
   private outcome?: UpstreamOutcome;
+  private total = 0;
   private waiting: (() => void)[] = [];
 
   constructor(
@@ -72,19 +81,27 @@ export class SharedGeneration implements DeltaWriter {
         },
       );
       signal.addEventListener('abort', onAbort, { once: true });
+      // A late joiner first gets what was generated before it came; that backlog is not held against it.
+      consumer.allowance = this.total + CONSUMER_QUEUE_CHARS;
       this.consumers.add(consumer);
-      // A late joiner first gets what was generated before it came.
-      for (const d of this.deltas) this.deliver(consumer, d);
-      if (this.state === 'done') this.finish(consumer, { outcome: this.outcome! });
-      else if (this.state === 'idle') this.start();
+      if (this.state === 'done') consumer.result = { outcome: this.outcome! };
+      this.flush(consumer);
+      if (this.state === 'idle') this.start();
     });
   }
 
   write(delta: string): boolean {
+    this.total += delta.length;
     if (this.keep) this.deltas.push(delta);
     let room = false;
     for (const c of this.consumers) {
-      if (this.deliver(c, delta)) room = true;
+      if (!this.keep) c.pending.push(delta);
+      if (!c.blocked) {
+        this.flush(c);
+        if (!c.blocked) room = true;
+      } else if (this.total - c.sent > c.allowance) {
+        this.leave(c, new AppException(ErrorCode.E5008, { message: 'Client too slow: its stream was cut' }));
+      }
     }
     return room || this.consumers.size === 0;
   }
@@ -100,65 +117,55 @@ export class SharedGeneration implements DeltaWriter {
       (outcome) => {
         this.state = 'done';
         this.outcome = outcome;
-        for (const c of [...this.consumers]) this.finish(c, { outcome });
+        this.settleAll({ outcome });
         this.onSettled(outcome, this.deltas);
       },
       (error: unknown) => {
         this.state = 'failed';
-        for (const c of [...this.consumers]) this.finish(c, { error });
+        this.settleAll({ error });
         this.onSettled(undefined, this.deltas);
       },
     );
   }
 
-  /** Writes to one consumer, or queues while it is full; true when it still has room. */
-  private deliver(c: Consumer, delta: string): boolean {
-    if (c.blocked) {
-      c.queue.push(delta);
-      c.queued += delta.length;
-      if (c.queued > CONSUMER_QUEUE_CHARS) {
-        this.leave(c, new AppException(ErrorCode.E5008, { message: 'Client too slow: its stream was cut' }));
-      }
-      return false;
+  private settleAll(result: Result): void {
+    for (const c of [...this.consumers]) {
+      c.result = result;
+      if (!c.blocked) this.flush(c);
     }
-    if (c.out.write(delta)) return true;
-    c.blocked = true;
-    c.out.drained().then(
-      () => this.flush(c),
-      (e: unknown) => this.leave(c, e),
-    );
-    return false;
   }
 
-  /** A consumer drained: hand it its queue, then (if it kept up) its result. */
+  /** Writes what a consumer has not taken yet, until its client is full; then its result, if any. */
   private flush(c: Consumer): void {
     if (!this.consumers.has(c)) return;
     c.blocked = false;
-    while (c.head < c.queue.length) {
-      const d = c.queue[c.head++];
-      c.queued -= d.length;
-      if (!c.out.write(d)) {
+    for (;;) {
+      let delta: string | undefined;
+      if (this.keep) delta = c.next < this.deltas.length ? this.deltas[c.next++] : undefined;
+      else delta = c.pending.shift();
+      if (delta === undefined) break;
+      c.sent += delta.length;
+      if (!c.out.write(delta)) {
         c.blocked = true;
         c.out.drained().then(
-          () => this.flush(c),
+          () => this.resume(c),
           (e: unknown) => this.leave(c, e),
         );
         return;
       }
     }
-    c.queue.length = c.head = 0;
-    if (c.result) return this.finish(c, c.result);
-    this.wake();
+    // caught up: only new lag counts from here on
+    c.allowance = Math.min(c.allowance, CONSUMER_QUEUE_CHARS);
+    if (c.result) {
+      this.consumers.delete(c);
+      if ('outcome' in c.result) c.resolve(c.result.outcome);
+      else c.reject(c.result.error);
+    }
   }
 
-  private finish(c: Consumer, result: { outcome: UpstreamOutcome } | { error: unknown }): void {
-    if (c.blocked) {
-      c.result = result; // every queued delta first, then the outcome or the in-band error
-      return;
-    }
-    this.consumers.delete(c);
-    if ('outcome' in result) c.resolve(result.outcome);
-    else c.reject(result.error);
+  private resume(c: Consumer): void {
+    this.flush(c);
+    if (!c.blocked) this.wake();
   }
 
   private leave(c: Consumer, error: unknown): void {

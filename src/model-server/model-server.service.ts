@@ -82,11 +82,13 @@ export class ModelServerService {
     const run: RunState = { startedAt: performance.now(), emitted: false, frames: 0, emittedBytes: 0, upstreamMs: 0 };
     const signal = ctl.signal;
     if (signal.aborted) throw this.abortError(signal.reason);
-    // A one-shot answer arrives whole, so its first "token" is the whole answer: the same deadline applies.
-    run.firstTokenTimer = setTimeout(
-      () => ctl.abort(new GenerationAbort('first-token')),
-      this.config.modelServer.timeoutMs,
-    );
+    // A one-shot answer arrives whole, so its first "token" is the whole answer: AI_MODEL_TIMEOUT applies
+    // as on streams, and REQUEST_TIMEOUT too when it is shorter.
+    const deadlineMs =
+      opts.stream === false
+        ? Math.min(this.config.modelServer.timeoutMs, this.config.http.requestTimeoutMs)
+        : this.config.modelServer.timeoutMs;
+    run.firstTokenTimer = setTimeout(() => ctl.abort(new GenerationAbort('first-token')), deadlineMs);
     const tried = new Set<ServerState>();
     let last: AttemptError | undefined;
     try {

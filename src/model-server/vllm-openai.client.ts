@@ -53,6 +53,7 @@ export class VllmOpenAiClient implements ModelProtocolClient {
 
   readFrame(data: string, reader: FrameReader): void {
     if (data === '[DONE]') return reader.end();
+    if (readTokenFrame(data, reader)) return;
     const chunk = JSON.parse(data) as OpenAiChunk;
     const error = vllmErrorMessage(chunk);
     if (error !== undefined) return reader.fail(error);
@@ -101,6 +102,39 @@ export function vllmErrorMessage(body: unknown): string | undefined {
     return typeof b.message === 'string' ? b.message.slice(0, MAX_DETAIL) : 'model server reported an error';
   }
   return undefined;
+}
+
+const TEXT_KEY = '"choices":[{"index":0,"text":"';
+const FINISH_KEY = '"finish_reason":';
+
+/**
+ * The common frame — one choice with its text, no usage, no error — read with string operations
+ * instead of a JSON.parse of the whole chunk; false (nothing read) for any other shape.
+ */
+export function readTokenFrame(data: string, reader: FrameReader): boolean {
+  const at = data.indexOf(TEXT_KEY);
+  if (at === -1 || data.indexOf('"usage":{') !== -1 || data.indexOf('"error"') !== -1) return false;
+  const start = at + TEXT_KEY.length;
+  let end = start;
+  let escaped = false;
+  for (;;) {
+    const quote = data.indexOf('"', end);
+    if (quote === -1) return false;
+    const backslash = data.indexOf('\\', end);
+    if (backslash === -1 || backslash > quote) {
+      end = quote;
+      break;
+    }
+    escaped = true;
+    end = backslash + 2; // the escaped character, whatever it is
+  }
+  const text = escaped ? (JSON.parse(data.slice(start - 1, end + 1)) as string) : data.slice(start, end);
+  const finishAt = data.indexOf(FINISH_KEY, end);
+  if (finishAt === -1) return false;
+  if (text) reader.text(text);
+  const f = finishAt + FINISH_KEY.length;
+  if (data.charCodeAt(f) === 34 /* " */) reader.finish(data.slice(f + 1, data.indexOf('"', f + 1)));
+  return true;
 }
 
 function completion(req: GenerationRequest) {
