@@ -207,12 +207,23 @@ export class OpenAiService {
       started = true;
       res.writeHead(200, SSE_HEADERS);
     };
+    // Frames written in one event-loop turn (several tokens of one upstream chunk) leave in one writev.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      res.uncork();
+    };
     const out = p.stream
       ? {
           write: (delta: string): boolean => {
             const clean = stripper ? stripper.push(delta) : delta;
             if (clean.length === 0) return true;
             start();
+            if (!corked) {
+              corked = true;
+              res.cork();
+              process.nextTick(uncork);
+            }
             return res.write(framer.token(clean));
           },
           drained: () => drainedOrClosed(res),
