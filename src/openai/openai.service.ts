@@ -15,6 +15,7 @@ import { annotateUsage } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
 import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
 import { GenerationService } from '../generation/generation.service';
+import { TextCollector } from '../generation/text-collector';
 import { GenerationOutcome, GenerationRequest } from '../generation/generation.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
 import { ChatMessage, readMessages, renderChat } from './chat-prompt';
@@ -200,7 +201,7 @@ export class OpenAiService {
     const created = Math.floor(Date.now() / 1000);
     const framer = new ChunkFramer(p.shape, id, created, p.model.requested);
     const stripper = p.stripFim ? new FimMarkerStripper() : undefined;
-    let text = '';
+    const collector = new TextCollector();
     let started = false;
     const start = (): void => {
       if (started) return;
@@ -228,13 +229,7 @@ export class OpenAiService {
           },
           drained: () => drainedOrClosed(res),
         }
-      : {
-          write: (delta: string): boolean => {
-            text += delta;
-            return true;
-          },
-          drained: () => Promise.resolve(),
-        };
+      : collector;
     try {
       const outcome = await this.generation.generate(
         { request: p.request, principal: req.principal, cache: true, stream: p.stream, signal },
@@ -249,7 +244,7 @@ export class OpenAiService {
         if (p.includeUsage) tail += framer.usage(outcome.usage);
         res.end(tail + SSE_DONE);
       } else {
-        if (stripper) text = stripper.push(text) + stripper.flush();
+        const text = stripper ? stripper.push(collector.text) + stripper.flush() : collector.text;
         res.status(200).json(this.answer(p, id, created, text, outcome));
       }
     } catch (e) {
