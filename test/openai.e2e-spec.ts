@@ -3,7 +3,7 @@ import { ApiKeysService } from '../src/api-keys/api-keys.service';
 import { UsageRecorder } from '../src/analytics/usage-recorder';
 import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse, SseFrame } from './support/sse-client';
-import { until } from './support/identity-factory';
+import { factory, until } from './support/identity-factory';
 import { INCIDENT_ID, request, startTestApp, TestApp } from './support/test-app';
 
 // Raw HTTP against /v1: what the gateway sends upstream, the OpenAI envelope, framing. The real
@@ -111,6 +111,18 @@ describe('OpenAI-compatible API (/v1) over HTTP', () => {
           incident_id: expect.stringMatching(INCIDENT_ID),
         },
       });
+    });
+
+    it('should accept a login JWT, and let the API-key header win over a different Bearer', async () => {
+      const user = await factory.apiKey(app);
+      const login = await app.request('POST', '/api/v1/users/login', { body: { email: user.email } });
+      const jwt = { Authorization: `Bearer ${login.body.access_token}` };
+      const res = await post('/v1/completions', { model: 'hapa-autocomplete', prompt: 'def f(', max_tokens: 8 }, jwt);
+      expect(res.status).toBe(200);
+      const keyWins = await request(app.url, 'GET', '/v1/models', {
+        headers: { ...jwt, 'api-key': 'hapa_' + 'C'.repeat(43) },
+      });
+      expect(keyWins.status).toBe(401);
     });
 
     it('should list only the models a key may use and refuse the others with 403', async () => {
