@@ -722,7 +722,7 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
         return `${head}],"usage":${JSON.stringify(usageOf(spec, plan))}}\n\n${DONE_FRAME}`;
       },
       error: () =>
-        'data: {"object":"error","message":"Emulated error during generation","type":"InternalServerError","param":null,"code":500}\n\n' +
+        'data: {"error":{"message":"Emulated error during generation","type":"InternalServerError","param":null,"code":500}}\n\n' +
         DONE_FRAME,
     };
   }
@@ -927,7 +927,8 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
   private reject(ex: Exchange, rejection: Rejection, headers: http.OutgoingHttpHeaders = {}): void {
     const { status, message, type, field } = rejection;
     let body: unknown;
-    if (ex.record.protocol === 'openai') body = { object: 'error', message, type, param: null, code: status };
+    // Current vLLM's shape; older builds answered {"object":"error","message",...} (the gateway reads both).
+    if (ex.record.protocol === 'openai') body = { error: { message, type, param: null, code: status } };
     else if (field !== undefined) body = { detail: [{ loc: field ? ['body', field] : ['body'], msg: message, type }] };
     else body = { detail: message };
     this.reply(ex, status, body, headers);

@@ -12,6 +12,7 @@ import { ErrorMonitoringModule } from './error-monitoring/error-monitoring.modul
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelServerModule } from './model-server/model-server.module';
+import { OpenAiModule } from './openai/openai.module';
 import { RedisModule } from './redis/redis.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -44,6 +45,8 @@ export class AppModule {
         ModelServerModule,
         HealthModule,
         ...apiModules,
+        // At the root, not under API_V1_PREFIX: OpenAI clients append /models, /completions... to `<base>/v1`.
+        OpenAiModule,
         RouterModule.register([{ path: config.http.apiPrefix, children: apiModules }]),
       ],
     };

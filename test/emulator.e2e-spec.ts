@@ -241,16 +241,12 @@ describe('ModelServerEmulator (e2e)', () => {
 
       expect(unknown.status).toBe(404);
       expect(await unknown.json()).toEqual({
-        object: 'error',
-        message: 'The model `gpt-4` does not exist.',
-        type: 'NotFoundError',
-        param: null,
-        code: 404,
+        error: { message: 'The model `gpt-4` does not exist.', type: 'NotFoundError', param: null, code: 404 },
       });
       expect(suffix.status).toBe(400);
-      expect(await suffix.json()).toMatchObject({ object: 'error', type: 'BadRequestError', code: 400 });
+      expect(await suffix.json()).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
       expect(malformed.status).toBe(400);
-      expect(await malformed.json()).toMatchObject({ object: 'error', code: 400 });
+      expect(await malformed.json()).toMatchObject({ error: { code: 400 } });
       expect(sut.stats().requests).toBe(3);
     });
 
@@ -403,7 +399,7 @@ describe('ModelServerEmulator (e2e)', () => {
       const hapaRes = await post('/generate/stream', hapa(), { 'x-emulator-fault': 'http-500' });
 
       expect(openai.status).toBe(500);
-      expect(await openai.json()).toMatchObject({ object: 'error', type: 'InternalServerError', code: 500 });
+      expect(await openai.json()).toMatchObject({ error: { type: 'InternalServerError', code: 500 } });
       expect(hapaRes.status).toBe(500);
       expect(await hapaRes.json()).toEqual({ detail: expect.any(String) });
       expect(sut.lastRequest()!.fault).toBe('http-500');
@@ -414,7 +410,7 @@ describe('ModelServerEmulator (e2e)', () => {
 
       expect(res.status).toBe(429);
       expect(res.headers.get('retry-after')).toBe('1');
-      expect(await res.json()).toMatchObject({ object: 'error', code: 429 });
+      expect(await res.json()).toMatchObject({ error: { code: 429 } });
     });
 
     it('should hang before headers until the client gives up, counting a disconnect', async () => {
@@ -516,7 +512,7 @@ describe('ModelServerEmulator (e2e)', () => {
       );
 
       expect(openai).toHaveLength(5);
-      expect(openai[3]).toMatchObject({ object: 'error', type: 'InternalServerError', code: 500 });
+      expect(openai[3]).toMatchObject({ error: { type: 'InternalServerError', code: 500 } });
       expect(openai[4]).toBe('[DONE]');
       expect(hapaChunks).toHaveLength(4);
       expect(hapaChunks[3]).toEqual({ error: expect.any(String) });

@@ -210,10 +210,13 @@ describe.each([
     ]) {
       expect(doc.paths[p]).toBeDefined();
     }
-    for (const item of Object.values<Record<string, any>>(doc.paths)) {
+    for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+      // The OpenAI-compatible routes answer in OpenAI's envelope.
+      const envelope = path.startsWith('/v1/') ? 'OpenAiErrorResponseDto' : 'ErrorResponse';
       for (const op of Object.values(item))
-        expect(op.responses['4XX'].content['application/json'].schema.$ref).toBe('#/components/schemas/ErrorResponse');
+        expect(op.responses['4XX'].content['application/json'].schema.$ref).toBe(`#/components/schemas/${envelope}`);
     }
+    expect(doc.components.schemas.OpenAiErrorResponseDto).toBeDefined();
   });
 });
 

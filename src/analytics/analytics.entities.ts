@@ -6,6 +6,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('IDX_usage_events_key_at', ['apiKeyId', 'at'])
 @Index('IDX_usage_events_user_at', ['userId', 'at'])
 @Index('IDX_usage_events_adapter_at', ['adapter', 'at'])
+@Index('IDX_usage_events_client_at', ['client', 'at'])
 export class UsageEventEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
   @Index('IDX_usage_events_at') @Column({ type: 'timestamptz' }) at: Date;
@@ -23,6 +24,12 @@ export class UsageEventEntity {
   @Column({ type: 'boolean', nullable: true }) cached: boolean | null;
   @Column({ type: 'boolean', nullable: true }) stream: boolean | null;
   @Column({ name: 'completion_id', type: 'varchar', length: 64, nullable: true }) completionId: string | null;
+  /** hapa (API_V1_PREFIX) | openai (/v1). */
+  @Column({ type: 'varchar', length: 16, nullable: true }) surface: string | null;
+  /** The model name an OpenAI-compatible client sent. */
+  @Column({ type: 'varchar', length: 64, nullable: true }) model: string | null;
+  /** The calling program, from its User-Agent. */
+  @Column({ type: 'varchar', length: 64, nullable: true }) client: string | null;
 }
 
 export type CompletionEventType = 'view' | 'select' | 'dismiss';

@@ -39,7 +39,7 @@ export interface CompletionDayRow {
   dismisses: number;
 }
 
-export type UsageGroup = 'key' | 'user' | 'adapter' | 'day' | 'route';
+export type UsageGroup = 'key' | 'user' | 'adapter' | 'day' | 'route' | 'client' | 'surface' | 'model';
 
 const GROUP_EXPR: Record<UsageGroup, string> = {
   key: `"api_key_id"`,
@@ -47,6 +47,9 @@ const GROUP_EXPR: Record<UsageGroup, string> = {
   adapter: `"adapter"`,
   day: `to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   route: `"route"`,
+  client: `"client"`,
+  surface: `"surface"`,
+  model: `"model"`,
 };
 
 const USAGE_COLUMNS = [
@@ -65,6 +68,9 @@ const USAGE_COLUMNS = [
   'cached',
   'stream',
   'completion_id',
+  'surface',
+  'model',
+  'client',
 ] as const;
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -105,6 +111,9 @@ export class AnalyticsRepository {
         e.usage?.cached ?? null,
         e.usage?.stream ?? null,
         e.usage?.completionId ?? null,
+        e.surface ?? null,
+        e.usage?.requestedModel ?? null,
+        e.client ?? null,
       ]),
     );
   }

@@ -18,6 +18,7 @@ import { AppLogger } from '../common/logging/json-logger';
 import { UsageAnnotation } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
 import { CompletionEventType } from './analytics.entities';
+import { clientFromUserAgent } from './client-agent';
 import { AnalyticsRepository } from './analytics.repository';
 
 export const TOKENS_USED = 'hapa_ai_tokens_used_total';
@@ -34,7 +35,13 @@ export interface UsageEvent {
   status: number;
   latencyMs: number;
   usage?: UsageAnnotation;
+  /** Which API: `hapa` (API_V1_PREFIX) or `openai` (/v1). */
+  surface?: UsageSurface;
+  /** The calling program, from its User-Agent (`OpenAI/JS 6.30.1`, ...). */
+  client?: string;
 }
+
+export type UsageSurface = 'hapa' | 'openai';
 
 export interface CompletionEvent {
   at: Date;
@@ -66,6 +73,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
   private completions: CompletionEvent[] = [];
   private readonly flusher: SerialFlusher;
   private readonly apiHealthRoute: string;
+  private readonly apiPrefix: string;
   private lastFailureLog = 0;
   private lastOverflowLog = 0;
   private readonly spill: SpillDirectory;
@@ -93,6 +101,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
     this.spill = new SpillDirectory(config.database.dataDir, SPILL_SOURCE);
     this.rejectedRows = new RejectedRows(this.logger, 'analytics: dropped events the database rejected');
     this.apiHealthRoute = `${config.http.apiPrefix}/health`;
+    this.apiPrefix = config.http.apiPrefix;
     this.flusher = new SerialFlusher(
       () => this.write(),
       (e) => this.logFailure(e),
@@ -135,6 +144,11 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
       if (usage) this.observe(usage, latencyMs);
       if (!this.accept()) return;
       const principal: AuthPrincipal | undefined = req.principal;
+      const surface: UsageSurface | undefined = route.startsWith('/v1/')
+        ? 'openai'
+        : route.startsWith(this.apiPrefix + '/')
+          ? 'hapa'
+          : undefined;
       // Stored values are made to fit here: one row the database refuses costs a slower flush.
       this.usage.push({
         at: new Date(),
@@ -145,6 +159,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
         status: res.statusCode,
         latencyMs,
         usage: usage && storableUsage(usage),
+        surface,
+        client: clientFromUserAgent(req.headers['user-agent']),
       });
     } catch (e) {
       this.logFailure(e);
@@ -281,5 +297,8 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
 function storableUsage(u: UsageAnnotation): UsageAnnotation {
   const adapter = clipOptional(u.adapter, ID_MAX);
   const completionId = clipOptional(u.completionId, ID_MAX);
-  return adapter === u.adapter && completionId === u.completionId ? u : { ...u, adapter, completionId };
+  const requestedModel = clipOptional(u.requestedModel, ID_MAX);
+  return adapter === u.adapter && completionId === u.completionId && requestedModel === u.requestedModel
+    ? u
+    : { ...u, adapter, completionId, requestedModel };
 }

@@ -15,11 +15,22 @@ export const AUTH_WHEN_CLOSED = 'hapa:auth-when-closed';
  */
 export const AuthenticatedWhenRegistrationClosed = () => SetMetadata(AUTH_WHEN_CLOSED, true);
 
+// What some clients send for an unset key (`Bearer ${undefined}`): no credential at all.
+const ABSENT = new Set(['', 'undefined', 'null']);
+
+function headerValue(raw: string | string[] | undefined): string | undefined {
+  const v = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  return v === undefined || ABSENT.has(v) ? undefined : v;
+}
+
+/**
+ * The key from `X-API-Key` or `api-key` (Azure-style, sent by Continue), else a Bearer token; when
+ * both carry a key the API-key header wins.
+ */
 export function presentedCredentials(req: AppRequest): PresentedCredentials {
-  const header = req.headers['x-api-key'];
-  const apiKey = (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
+  const apiKey = headerValue(req.headers['x-api-key']) ?? headerValue(req.headers['api-key']);
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  return { apiKey, bearer: m?.[1] };
+  return { apiKey, bearer: m && !ABSENT.has(m[1]) ? m[1] : undefined };
 }
 
 /** Enforces @Authenticated({permission}) and sets req.principal; undecorated routes stay public. */

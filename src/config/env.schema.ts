@@ -332,7 +332,7 @@ export const ENV_SCHEMA = {
   RATE_LIMIT_RULES: {
     default: DEFAULT_RATE_LIMIT_RULES,
     description:
-      "Per-route limits on top of the default, comma-separated route=limit/window (window 30s, 1m, 2h, minute...); routes relative to API_V1_PREFIX; aliases share their route's rule",
+      "Per-route limits on top of the default, comma-separated route=limit/window (window 30s, 1m, 2h, minute...); routes relative to API_V1_PREFIX, or /v1/... for the OpenAI-compatible routes; aliases share their route's rule",
     parse: (raw: string) => {
       try {
         return parseRateLimitRules(raw);

@@ -1,4 +1,4 @@
-/** One per-route limit: `limit` requests per `windowMs`, for a route relative to API_V1_PREFIX. */
+/** One per-route limit: `limit` requests per `windowMs`, for a route relative to API_V1_PREFIX, or an OpenAI-compatible `/v1/...` route. */
 export interface RateLimitRule {
   route: string;
   limit: number;

@@ -55,9 +55,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     const res = ctx.switchToHttp().getResponse<AppResponse>();
     const template = routeTemplate(req);
     const prefix = this.config.http.apiPrefix;
-    // Only the versioned API is limited; health probes and /metrics never are.
-    if (!template.startsWith(prefix + '/')) return true;
-    const route = canonicalRoute(template.slice(prefix.length));
+    // Only the versioned API and the OpenAI-compatible /v1 are limited; health probes and /metrics never are.
+    let route: string;
+    if (template.startsWith(prefix + '/')) route = canonicalRoute(template.slice(prefix.length));
+    else if (template.startsWith('/v1/')) route = template;
+    else return true;
     if (route === '/health' || route.startsWith('/health/')) return true;
 
     const principal = req.principal as KeyPrincipal | undefined;

@@ -8,7 +8,7 @@ import { COMPLETION_EVENT_TYPES, CompletionEventType } from '../analytics.entiti
 export const COMPLETION_ID_PATTERN = /^[\w.:-]{1,64}$/;
 export const LANGUAGE_PATTERN = /^[\w+#.-]{1,32}$/;
 
-export const USAGE_GROUPS = ['key', 'user', 'adapter', 'day'] as const;
+export const USAGE_GROUPS = ['key', 'user', 'adapter', 'day', 'client', 'surface', 'model'] as const;
 export type UsageGroupBy = (typeof USAGE_GROUPS)[number];
 
 export class AnalyticsPeriodQueryDto {
@@ -86,8 +86,12 @@ export class PerformanceDto {
 }
 
 export class UsageRowDto {
-  @ApiProperty({ nullable: true, type: String, description: 'Key id, user id, adapter or day (UTC)' }) key:
-    string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Key id, user id, adapter, day (UTC), client (User-Agent), surface (hapa | openai) or model name',
+  })
+  key: string | null;
   @ApiProperty() requests: number;
   @ApiProperty() errors: number;
   @ApiProperty() prompt_tokens: number;

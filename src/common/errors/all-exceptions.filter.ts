@@ -6,6 +6,7 @@ import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
 import { ErrorEvent, ErrorReporter } from './error-reporter';
 import { maskUrlUserInfo } from '../logging/mask-url';
 import { newIncidentId } from './incident-id';
+import { isOpenAiPath, openAiErrorBody, retryAfter, toOpenAiError } from '../../openai/openai-errors';
 
 const BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.E4001,
@@ -127,6 +128,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
+    // The OpenAI-compatible surface answers in OpenAI's envelope, whatever raised (body parser, guards, routing).
+    if (isOpenAiPath(req.path)) return writeOpenAiError(res, mapped, incidentId);
     const body: Record<string, unknown> = {
       status: 'error',
       error_code: mapped.code,
@@ -145,4 +148,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     res.status(mapped.status).json(body);
   }
+}
+
+function writeOpenAiError(res: AppResponse, mapped: Mapped, incidentId: string): void {
+  const e = toOpenAiError(mapped);
+  for (const [k, v] of Object.entries(mapped.headers ?? {})) res.setHeader(k, v);
+  const retry = retryAfter(mapped, e.status);
+  if (retry !== undefined) res.setHeader('Retry-After', retry);
+  res.status(e.status).type('application/json').send(openAiErrorBody(e, incidentId));
 }

@@ -37,7 +37,8 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
       .setTitle('HAPA backend')
       .setDescription(
         'Gateway for Python code models: code generation (one-shot and SSE), autocomplete, users and API keys, ' +
-          'error monitoring, analytics, cache and health. Every error has the ErrorResponse shape.',
+          'error monitoring, analytics, cache and health. Every error has the ErrorResponse shape, except on the ' +
+          "OpenAI-compatible /v1 routes, which answer in OpenAI's envelope (OpenAiErrorResponseDto).",
       )
       .setVersion(config.env.version)
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, API_KEY_SCHEME)
@@ -50,10 +51,16 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
     description: 'Error (see ErrorResponse)',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
   };
-  for (const item of Object.values(doc.paths)) {
+  // The OpenAI-compatible routes answer errors in OpenAI's envelope (registered by their controller).
+  const openAiRef = {
+    description: 'Error (see OpenAiErrorResponseDto)',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/OpenAiErrorResponseDto' } } },
+  };
+  for (const [path, item] of Object.entries(doc.paths)) {
+    const errors = path.startsWith('/v1/') ? openAiRef : ref;
     for (const op of Object.values(item)) {
       if (op && typeof op === 'object' && 'responses' in op) {
-        op.responses = { ...op.responses, '4XX': ref, '5XX': ref };
+        op.responses = { ...op.responses, '4XX': errors, '5XX': errors };
       }
     }
   }

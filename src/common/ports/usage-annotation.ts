@@ -16,6 +16,8 @@ export interface UsageAnnotation {
   cached?: boolean;
   stream?: boolean;
   completionId?: string;
+  /** The model name the client sent (the OpenAI-compatible routes; not the adapter). */
+  requestedModel?: string;
 }
 
 export function annotateUsage(res: Response, patch: UsageAnnotation): void {

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { GenerationModule } from '../generation/generation.module';
+import { ModelCards } from './model-cards';
+import { OpenAiController } from './openai.controller';
+import { openAiMetricProviders } from './openai.metrics';
+import { OpenAiService } from './openai.service';
+
+/** The OpenAI-compatible front door at /v1 over the generation core. */
+@Module({
+  imports: [GenerationModule],
+  controllers: [OpenAiController],
+  providers: [...openAiMetricProviders, ModelCards, OpenAiService],
+})
+export class OpenAiModule {}
