@@ -1,6 +1,7 @@
 import { ArgumentMetadata, Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { AppException, FieldProblem } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
+import { CompiledValidation } from './compiled-validation';
 
 function flatten(errors: ValidationError[], parent = ''): { problem: FieldProblem; missing: boolean }[] {
   return errors.flatMap((e) => {
@@ -17,6 +18,7 @@ function flatten(errors: ValidationError[], parent = ''): { problem: FieldProble
  */
 @Injectable()
 export class AppValidationPipe implements PipeTransform {
+  private readonly compiled = new CompiledValidation();
   private readonly inner = new ValidationPipe({
     whitelist: true,
     transform: true,
@@ -41,6 +43,11 @@ export class AppValidationPipe implements PipeTransform {
       } else if (typeof value !== 'object' || Array.isArray(value)) {
         throw new AppException(ErrorCode.E4001, { message: 'Request body must be a JSON object' });
       }
+    }
+    if (metadata.type === 'body') {
+      // Hot bodies that pass every rule skip class-transformer + class-validator; anything else goes on below.
+      const fast = this.compiled.tryTransform(value, metadata.metatype);
+      if (fast !== undefined) return fast;
     }
     try {
       return await this.inner.transform(value, metadata);
