@@ -797,6 +797,15 @@ async function main(): Promise<void> {
     });
 
     for (const t of targets) results[t.name].server_rss_end_mb = rssMb(t.pid, 'VmRSS');
+    for (const t of targets) {
+      const problems = t.server.lines.filter((l) => /"level":"(warn|error)"/.test(l));
+      if (problems.length > 0) {
+        log(`${t.name} server logged ${problems.length} warnings/errors, the last:\n${problems.slice(-5).join('\n')}`);
+      }
+    }
+  } catch (e) {
+    for (const t of targets) log(`${t.name} server, last lines:\n${t.server.lines.slice(-15).join('\n')}`);
+    throw e;
   } finally {
     await agent.close().catch(() => undefined);
     for (const t of targets) await t.server.stop();
