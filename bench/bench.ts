@@ -13,7 +13,17 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -434,6 +444,10 @@ function prepareBaseline(ref: string): Build {
   const label = `${ref} (${sha.slice(0, 7)})`;
   const cleanup = () => {
     if (KEEP_BASELINE) return log(`baseline worktree kept: ${dir}`);
+    // The linked node_modules is this checkout's: unlink it first so nothing can reach through it.
+    if (lstatSync(path.join(dir, 'node_modules'), { throwIfNoEntry: false })?.isSymbolicLink()) {
+      unlinkSync(path.join(dir, 'node_modules'));
+    }
     try {
       git('worktree', 'remove', '--force', dir);
     } catch {
@@ -485,7 +499,9 @@ async function startTarget(
   emulatorPid: number,
   agent: Agent,
 ): Promise<Target> {
-  const dbName = `hapa_bench_${stamp}_${build.name}`;
+  // hapa_<base-36 start>_…: the test suites' stale-database sweep reads the start time from the second part
+  // (it dropped "hapa_bench_…" mid-run, reading "bench" as a very old time).
+  const dbName = `hapa_${stamp}_bench_${build.name}`;
   await admin.query(`CREATE DATABASE "${dbName}"`);
   const dbUrl = new URL(PG_ADMIN);
   dbUrl.pathname = '/' + dbName;
