@@ -498,6 +498,7 @@ async function startTarget(
   emu: string,
   emulatorPid: number,
   agent: Agent,
+  started: Target[],
 ): Promise<Target> {
   // hapa_<base-36 start>_…: the test suites' stale-database sweep reads the start time from the second part
   // (it dropped "hapa_bench_…" mid-run, reading "bench" as a very old time).
@@ -542,6 +543,7 @@ async function startTarget(
     cpu: new CpuMeter({ server: server.child.pid!, emulator: emulatorPid }),
     dbName,
   };
+  started.push(target); // stopped and its database dropped at the end even if what follows fails
   await server.waitFor(/listening on/, 60_000);
   const keyRes = await request(`${target.base}/api/v1/admin/api-keys`, {
     method: 'POST',
@@ -603,7 +605,7 @@ async function main(): Promise<void> {
   try {
     await emulator.waitFor(/emulator listening/, 10_000);
     const emu = `http://127.0.0.1:${emuPort}`;
-    for (const b of builds) targets.push(await startTarget(b, stamp, admin, emu, emulator.child.pid!, agent));
+    for (const b of builds) await startTarget(b, stamp, admin, emu, emulator.child.pid!, agent, targets);
     const json = { 'content-type': 'application/json' };
     const gatewayBody = JSON.stringify({ prompt: PROMPT, max_tokens: 64, temperature: 0.2, cache: false });
     const directBody = JSON.stringify({ model: 'prompt', prompt: PROMPT, max_tokens: 64, temperature: 0.2 });
