@@ -4,6 +4,7 @@ import { CacheStats } from './cache-stats';
 import { CacheStore } from './cache-store';
 import { CACHE_TYPES, CacheType } from './cache-types';
 import { CacheStatsDto, CacheTypeStatsDto, ClearCacheDto, ClearCacheResponseDto } from './dto/cache.dto';
+import { ProfileCache } from './profile-cache';
 
 /** The ops routes: clear this deployment's entries, and hit/miss/entry statistics. */
 @Injectable()
@@ -11,6 +12,7 @@ export class CacheService {
   constructor(
     private readonly store: CacheStore,
     private readonly stats: CacheStats,
+    private readonly profiles: ProfileCache,
     private readonly config: AppConfig,
   ) {}
 
@@ -18,6 +20,7 @@ export class CacheService {
     const types: CacheType[] = dto.cache_type === 'all' ? [...CACHE_TYPES] : [dto.cache_type];
     let deleted = 0;
     for (const type of types) deleted += await this.store.clear(type);
+    if (types.includes('user_profiles')) await this.profiles.cleared();
     return {
       success: true,
       message: `Cleared ${types.join(' and ')} cache`,

@@ -16,7 +16,7 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { AppRequest, AppResponse, routeTemplate } from '../common/http/app-request';
 import { AppConfig } from '../config/app-config';
 import { canonicalRoute, RateLimitRule } from './rate-limit-rules';
-import { RateLimitStore } from './rate-limit.store';
+import { RateLimitStore, toRecord } from './rate-limit.store';
 
 export const RATE_LIMITED_TOTAL = 'hapa_rate_limited_total';
 
@@ -78,12 +78,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     const rule = this.rules.get(route);
     if (rule) buckets.push({ name: `route:${rule.route}`, limit: rule.limit, windowMs: rule.windowMs });
 
-    const results = await Promise.all(
-      buckets.map(async (b) => ({
-        bucket: b,
-        record: await this.store.increment(`${b.name}:${tracker}`, b.windowMs, b.limit),
-      })),
-    );
+    const hits = await this.store.hitAll(buckets.map((b) => ({ key: `${b.name}:${tracker}`, windowMs: b.windowMs })));
+    const results = buckets.map((bucket, i) => ({ bucket, record: toRecord(hits[i], bucket.limit) }));
     // Report the bucket that binds: a blocked one first, else the one with the fewest requests left.
     const binding = results.reduce((a, b) => {
       if (a.record.isBlocked !== b.record.isBlocked) return a.record.isBlocked ? a : b;

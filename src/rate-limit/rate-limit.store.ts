@@ -5,15 +5,21 @@ import type { RedisClientType } from 'redis';
 import { RedisService } from '../redis/redis.service';
 import { StoreOutageMonitor } from './store-outage.monitor';
 
-// Fixed window: the first hit of a window sets its expiry; INCR and PEXPIRE are one atomic step.
+// Fixed windows: the first hit of a window sets its expiry; INCR and PEXPIRE are one atomic step. Every key
+// of a request (the key's bucket and the route's) in one script: one round trip per request.
 const HIT_SCRIPT = `
-local c = redis.call('INCR', KEYS[1])
-local t = redis.call('PTTL', KEYS[1])
-if c == 1 or t < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  t = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local c = redis.call('INCR', KEYS[i])
+  local t = redis.call('PTTL', KEYS[i])
+  if c == 1 or t < 0 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[i])
+    t = tonumber(ARGV[i])
+  end
+  out[#out + 1] = c
+  out[#out + 1] = t
 end
-return {c, t}`;
+return out`;
 const HIT_SHA = createHash('sha1').update(HIT_SCRIPT).digest('hex');
 
 const PEEK_SCRIPT = `
@@ -26,6 +32,11 @@ const MAX_MEMORY_COUNTERS = 100_000;
 export interface Hit {
   count: number;
   msToReset: number;
+}
+
+export interface Window {
+  key: string;
+  windowMs: number;
 }
 
 /**
@@ -50,22 +61,26 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
   }
 
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
-    const { count, msToReset } = await this.hit(key, ttl);
-    const seconds = Math.max(1, Math.ceil(msToReset / 1000));
-    return { totalHits: count, timeToExpire: seconds, isBlocked: count > limit, timeToBlockExpire: seconds };
+    return toRecord(await this.hit(key, ttl), limit);
   }
 
   async hit(key: string, windowMs: number): Promise<Hit> {
+    return (await this.hitAll([{ key, windowMs }]))[0];
+  }
+
+  /** Counts one hit in each window, atomically and in one Redis round trip; results in the same order. */
+  async hitAll(windows: readonly Window[]): Promise<Hit[]> {
     if (this.redis.client) {
       try {
-        const r = await this.redis.call((client) => this.eval(client, this.redis.key('rl', key), windowMs));
+        const r = await this.redis.call((client) => this.eval(client, windows));
         this.outage.recovered();
         return r;
       } catch (e) {
         this.outage.failed(e);
       }
     }
-    return this.hitMemory(key, windowMs);
+    const now = Date.now();
+    return windows.map((w) => this.hitMemory(w.key, w.windowMs, now));
   }
 
   /** The current window's count for a key, without counting a hit (0 when no window is open). */
@@ -88,8 +103,11 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
       : { count: 0, msToReset: 0 };
   }
 
-  private async eval(client: RedisClientType, key: string, windowMs: number): Promise<Hit> {
-    const args = { keys: [key], arguments: [String(windowMs)] };
+  private async eval(client: RedisClientType, windows: readonly Window[]): Promise<Hit[]> {
+    const args = {
+      keys: windows.map((w) => this.redis.key('rl', w.key)),
+      arguments: windows.map((w) => String(w.windowMs)),
+    };
     let reply: unknown;
     try {
       reply = await client.evalSha(HIT_SHA, args);
@@ -97,8 +115,8 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
       if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e;
       reply = await client.eval(HIT_SCRIPT, args);
     }
-    const [count, ttl] = reply as [number, number];
-    return { count: Number(count), msToReset: Number(ttl) };
+    const flat = reply as number[];
+    return windows.map((_, i) => ({ count: Number(flat[2 * i]), msToReset: Number(flat[2 * i + 1]) }));
   }
 
   private hitMemory(key: string, windowMs: number, now = Date.now()): Hit {
@@ -117,4 +135,10 @@ export class RateLimitStore implements ThrottlerStorage, OnModuleDestroy {
     // Still full of live windows: drop the oldest rather than grow without bound.
     while (this.memory.size >= MAX_MEMORY_COUNTERS) this.memory.delete(this.memory.keys().next().value as string);
   }
+}
+
+/** A hit as @nestjs/throttler's record: blocked past the limit until the window resets. */
+export function toRecord({ count, msToReset }: Hit, limit: number): ThrottlerStorageRecord {
+  const seconds = Math.max(1, Math.ceil(msToReset / 1000));
+  return { totalHits: count, timeToExpire: seconds, isBlocked: count > limit, timeToBlockExpire: seconds };
 }

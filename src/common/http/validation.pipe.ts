@@ -11,6 +11,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { AppException, FieldProblem } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
+import { CompiledValidation } from './compiled-validation';
 
 function flatten(errors: ValidationError[], parent = ''): { problem: FieldProblem; missing: boolean }[] {
   return errors.flatMap((e) => {
@@ -30,6 +31,7 @@ function flatten(errors: ValidationError[], parent = ''): { problem: FieldProble
  */
 @Injectable()
 export class AppValidationPipe implements PipeTransform {
+  private readonly compiled = new CompiledValidation();
   private readonly inner = new ValidationPipe({
     whitelist: true,
     transform: true,
@@ -54,6 +56,11 @@ export class AppValidationPipe implements PipeTransform {
       } else if (typeof value !== 'object' || Array.isArray(value)) {
         throw new AppException(ErrorCode.E4001, { message: 'Request body must be a JSON object' });
       }
+    }
+    if (metadata.type === 'body') {
+      // Hot bodies that pass every rule skip class-transformer + class-validator; anything else goes on below.
+      const fast = this.compiled.tryTransform(value, metadata.metatype);
+      if (fast !== undefined) return dropNulls(fast);
     }
     let result: unknown;
     try {
