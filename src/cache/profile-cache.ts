@@ -110,7 +110,7 @@ export class ProfileCache implements OnModuleInit, OnModuleDestroy {
   private async broadcast(message: string): Promise<void> {
     if (!this.local || !this.redis.isReady) return;
     await this.redis
-      .client!.publish(this.channel, message)
+      .call((client) => client.publish(this.channel, message))
       .catch((e: unknown) =>
         this.logger.write('warn', 'user profile invalidation not published', { error: String(e) }),
       );
