@@ -5,6 +5,7 @@ import type { Response } from 'express';
 import { Authenticated, Principal } from '../src/common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../src/common/http/app-request';
 import { StreamSlotsPort } from '../src/common/ports/stream-slots.port';
+import { RateLimitModule } from '../src/rate-limit/rate-limit.module';
 import { ADMIN_KEY, factory, until, xApiKey } from './support/identity-factory';
 import { createTestDatabase, startTestApp, TestApp } from './support/test-app';
 
@@ -30,7 +31,7 @@ class SlotProbeController {
     res.write('data: held\n\n');
   }
 }
-@Module({ controllers: [RateProbeController, SlotProbeController] })
+@Module({ imports: [RateLimitModule], controllers: [RateProbeController, SlotProbeController] })
 class ProbeModule {}
 
 // The project-level testTimeout is not applied by jest 30; these tests start several apps.

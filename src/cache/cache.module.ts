@@ -1,6 +1,7 @@
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { ErrorMonitoringModule } from '../error-monitoring/error-monitoring.module';
 import { RedisService } from '../redis/redis.service';
 import { CacheController } from './cache.controller';
 import { cacheMetricProviders } from './cache.metrics';
@@ -12,12 +13,12 @@ import { ProfileCache } from './profile-cache';
 import { ResponseCache } from './response-cache';
 
 /**
- * Response cache (code generation, coalescing), the user-profile cache the users module uses, and
- * the cache ops routes. Global so code generation and users inject ResponseCache / ProfileCache.
+ * The cache store (Redis or in-process), the response cache (code generation, coalescing), the
+ * user-profile cache the users module uses, and the cache ops routes.
  */
-@Global()
 @Module({
   imports: [
+    ErrorMonitoringModule,
     NestCacheModule.registerAsync({
       inject: [AppConfig, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({
@@ -28,6 +29,6 @@ import { ResponseCache } from './response-cache';
   ],
   controllers: [CacheController],
   providers: [...cacheMetricProviders, CacheStats, CacheStore, ResponseCache, ProfileCache, CacheService],
-  exports: [ResponseCache, ProfileCache],
+  exports: [CacheStore, CacheStats, ProfileCache, ResponseCache],
 })
 export class CacheModule {}

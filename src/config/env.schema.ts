@@ -1,4 +1,4 @@
-import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from '../rate-limit/rate-limit-rules';
+import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from './rate-limit-rules';
 
 /**
  * Every environment variable the server reads, in one table: validation, defaults, `.env.example`,
