@@ -82,8 +82,8 @@ function start(script: string, env: Record<string, string>, nodeArgs: string[] =
       }
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
@@ -735,7 +735,7 @@ function markdown(results: Record<string, unknown>): string {
   const rows = ['| measure | value | target | met |', '|---|---|---|---|'];
   for (const [section, values] of Object.entries(results)) {
     if (typeof values !== 'object' || values === null) {
-      rows.push(`| ${section} | ${values} | | |`);
+      rows.push(`| ${section} | ${String(values)} | | |`);
       continue;
     }
     for (const [k, v] of Object.entries(values)) {

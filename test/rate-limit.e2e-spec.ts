@@ -41,10 +41,12 @@ const V1 = '/api/v1';
 const hit = (app: TestApp, key: string, path = '/rl-probe') => app.request('GET', V1 + path, { headers: xApiKey(key) });
 
 /** Opens a held stream; resolves once its first event (or an error body) arrived. */
-async function openStream(app: TestApp, key: string): Promise<{ status: number; body?: any; close: () => void }> {
+type ErrorBody = { error_code: string };
+
+async function openStream(app: TestApp, key: string): Promise<{ status: number; body?: ErrorBody; close: () => void }> {
   const ctl = new AbortController();
   const res = await fetch(`${app.url}${V1}/slot-probe`, { headers: xApiKey(key), signal: ctl.signal });
-  if (res.status !== 200) return { status: res.status, body: await res.json(), close: () => undefined };
+  if (res.status !== 200) return { status: res.status, body: (await res.json()) as ErrorBody, close: () => undefined };
   const reader = res.body!.getReader();
   await reader.read();
   return { status: 200, close: () => ctl.abort() };
@@ -289,7 +291,7 @@ describe('stream slots', () => {
       expect([s1.status, s2.status]).toEqual([200, 200]);
       const third = await openStream(a, k.key);
       expect(third.status).toBe(429);
-      expect(third.body.error_code).toBe('E4013');
+      expect(third.body?.error_code).toBe('E4013');
       // Another key is not affected.
       const other = await factory.apiKey(a);
       const o = await openStream(b, other.key);

@@ -79,12 +79,17 @@ export class ApiKeyRepository {
    * Revokes the caller's own active key if `mayManage(its permissions)`; returns its hash (for cache
    * invalidation), 'forbidden', or undefined when none matched.
    */
-  async revoke(userId: string, id: string, mayManage: ManageCheck): Promise<string | 'forbidden' | undefined> {
+  async revoke(
+    userId: string,
+    id: string,
+    mayManage: ManageCheck,
+  ): Promise<{ oldHash: string } | 'forbidden' | undefined> {
     return this.ds.transaction(async (em) => {
       const old = await lockActive(em, userId, id);
       if (!old) return undefined;
       if (!mayManage(old.permissions)) return 'forbidden';
-      return revokeIn(em, userId, id);
+      const oldHash = await revokeIn(em, userId, id);
+      return oldHash === undefined ? undefined : { oldHash };
     });
   }
 

@@ -71,7 +71,8 @@ const DB_DOWN_MESSAGE =
 
 function databaseUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  const code = sqlState(e) ?? String((e as { code?: unknown }).code ?? '');
+  const { code: raw } = e as { code?: unknown };
+  const code = sqlState(e) ?? (typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '');
   return DB_DOWN_CODES.has(code) || code.startsWith('08') || DB_DOWN_MESSAGE.test(e.message);
 }
 
