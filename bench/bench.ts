@@ -109,8 +109,8 @@ function start(script: string, env: Record<string, string>, nodeArgs: string[] =
       }
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
@@ -389,7 +389,7 @@ async function concurrentStreams(n: number, rampMs: number, open: () => Promise<
       try {
         return await open();
       } catch (e) {
-        return { tokens: 0, ordered: false, ttftMs: NaN, done: false, error: String(e) } as StreamResult;
+        return { tokens: 0, ordered: false, ttftMs: NaN, done: false, error: String(e) };
       } finally {
         current--;
       }
@@ -1093,8 +1093,8 @@ function markdown(
     const name = i < keys.length - Object.keys(cur).length ? `**${k}**` : k;
     rows.push(
       base
-        ? `| ${name} | ${base[k] ?? ''} | ${v} | ${r[k] ?? ''} | ${target?.[0] ?? ''} | ${met} |`
-        : `| ${name} | ${v} | ${target?.[0] ?? ''} | ${met} |`,
+        ? `| ${name} | ${cell(base[k])} | ${cell(v)} | ${cell(r[k])} | ${target?.[0] ?? ''} | ${met} |`
+        : `| ${name} | ${cell(v)} | ${target?.[0] ?? ''} | ${met} |`,
     );
   });
   return rows.join('\n');
@@ -1108,3 +1108,9 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+/** A table cell: figures and words as they are, nothing for a missing one, objects as JSON. */
+function cell(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return String(v);
+  return v === undefined || v === null ? '' : JSON.stringify(v);
+}

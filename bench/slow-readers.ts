@@ -52,8 +52,8 @@ async function startServer(emulatorUrl: string, dataDir: string): Promise<{ chil
       const m = /listening on (http:\/\/[^\s"]+)/.exec(buf);
       if (m) resolve(m[1]);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${buf.slice(-2000)}`)));
   });
   return { child, url };

@@ -13,14 +13,8 @@ export const FAULT_MARKER_RE = /\[\[fault:([a-z0-9-]+)\]\]/;
 const FAULT_MARKERS_RE = /[ \t]*\[\[fault:[a-z0-9-]+\]\]/g;
 
 export function outputStyleFor(adapter: string | undefined): EmulatorOutputStyle {
-  switch (adapter) {
-    case 'autocomplete':
-    case 'comment':
-    case 'error_fix':
-      return adapter;
-    default:
-      return 'prompt';
-  }
+  if (adapter === 'autocomplete' || adapter === 'comment' || adapter === 'error_fix') return adapter;
+  return 'prompt';
 }
 
 /** Deterministic: the same style and prompt always give the same output. */

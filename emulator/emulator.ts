@@ -175,7 +175,7 @@ function sendJson(
 
 function normaliseStop(stop: unknown): string[] | undefined {
   if (typeof stop === 'string') return [stop];
-  if (Array.isArray(stop) && stop.every((s) => typeof s === 'string')) return stop as string[];
+  if (Array.isArray(stop) && stop.every((s) => typeof s === 'string')) return stop;
   return undefined;
 }
 

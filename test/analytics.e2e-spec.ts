@@ -122,7 +122,7 @@ describe('analytics', () => {
       completion_id: 'c0',
     });
     expect(rows[6]).toMatchObject({ route: '/api/v1/probe/fail', status: 503, adapter: null, user_id: null });
-    expect(rows.every((r) => typeof r.latency_ms === 'number' && (r.latency_ms as number) > 0)).toBe(true);
+    expect(rows.every((r) => typeof r.latency_ms === 'number' && r.latency_ms > 0)).toBe(true);
 
     expect(await metricValue(app, 'hapa_ai_tokens_used_total{adapter="code_generation",direction="input"}')).toBe(
       tokensBefore + 30,

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Module, Param, Put } from '@nestjs/commo
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { ProfileCache } from '../src/cache/profile-cache';
+import { CacheModule } from '../src/cache/cache.module';
 import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse, SseResponse, streamedText } from './support/sse-client';
 import { startRedisServer, ThrowawayRedis } from './support/processes';
@@ -30,7 +31,7 @@ class ProfileProbeController {
     return { ok: true };
   }
 }
-@Module({ controllers: [ProfileProbeController] })
+@Module({ imports: [CacheModule], controllers: [ProfileProbeController] })
 class ProfileProbeModule {}
 
 let seq = 0;

@@ -63,7 +63,7 @@ describe('WORKERS > 1 (node:cluster)', () => {
   });
 
   it('should replace a worker that dies while serving, and keep answering', async () => {
-    const before = await (await get('/health/live')).status;
+    const before = (await get('/health/live')).status;
     expect(before).toBe(200);
     const { execFileSync } = await import('node:child_process');
     const children = execFileSync('pgrep', ['-P', String(proc.child.pid)])

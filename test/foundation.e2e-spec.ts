@@ -46,7 +46,8 @@ describe.each([
   });
   afterAll(() => app?.close());
 
-  const expectEnvelope = (body: any, code: string, path: string) => {
+  type Envelope = { incident_id: string; timestamp: string; request_id: unknown; message: unknown };
+  const expectEnvelope = (body: Envelope, code: string, path: string) => {
     expect(body).toMatchObject({ status: 'error', error_code: code, path });
     expect(body.incident_id).toMatch(INCIDENT_ID);
     expect(new Date(body.timestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
@@ -210,7 +211,8 @@ describe.each([
     ]) {
       expect(doc.paths[p]).toBeDefined();
     }
-    for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+    type Operation = { responses: Record<string, { content: Record<string, { schema: { $ref: string } }> }> };
+    for (const [path, item] of Object.entries<Record<string, Operation>>(doc.paths)) {
       // The OpenAI-compatible routes answer in OpenAI's envelope.
       const envelope = path.startsWith('/v1/') ? 'OpenAiErrorResponseDto' : 'ErrorResponse';
       for (const op of Object.values(item))

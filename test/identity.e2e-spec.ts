@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Authenticated, Principal } from '../src/common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../src/common/http/app-request';
 import { UserPreferencesPort } from '../src/common/ports/user-preferences.port';
+import { UsersModule } from '../src/users/users.module';
 import { ADMIN_KEY, bearer, factory, SECRET, until, xApiKey } from './support/identity-factory';
 import { DataSource } from 'typeorm';
 import { CreateIdentity1795365152621 } from '../migrations/1795365152621-CreateIdentity';
@@ -19,7 +20,7 @@ class PrefsProbeController {
     return { preferences: (await this.prefs.forUser(p.userId)) ?? null, via: p.via };
   }
 }
-@Module({ controllers: [PrefsProbeController] })
+@Module({ imports: [UsersModule], controllers: [PrefsProbeController] })
 class PrefsProbeModule {}
 
 // The project-level testTimeout is not applied by jest 30; these tests start several apps.

@@ -100,7 +100,7 @@ describe('OpenAI-compatible API (/v1) over HTTP', () => {
       ['an empty api-key', { 'api-key': '' }],
       ['an invalid key', { Authorization: 'Bearer hapa_invalid_key_0000000000000000' }],
     ])('should answer 401 in the OpenAI envelope for %s', async (_, headers) => {
-      const res = await request(app.url, 'GET', '/v1/models', { headers: headers as Record<string, string> });
+      const res = await request(app.url, 'GET', '/v1/models', { headers: headers });
       expect(res.status).toBe(401);
       expect(res.body).toEqual({
         error: {

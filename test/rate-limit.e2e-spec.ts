@@ -5,6 +5,7 @@ import type { Response } from 'express';
 import { Authenticated, Principal } from '../src/common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../src/common/http/app-request';
 import { StreamSlotsPort } from '../src/common/ports/stream-slots.port';
+import { RateLimitModule } from '../src/rate-limit/rate-limit.module';
 import { ADMIN_KEY, factory, until, xApiKey } from './support/identity-factory';
 import { createTestDatabase, startTestApp, TestApp } from './support/test-app';
 
@@ -30,7 +31,7 @@ class SlotProbeController {
     res.write('data: held\n\n');
   }
 }
-@Module({ controllers: [RateProbeController, SlotProbeController] })
+@Module({ imports: [RateLimitModule], controllers: [RateProbeController, SlotProbeController] })
 class ProbeModule {}
 
 // The project-level testTimeout is not applied by jest 30; these tests start several apps.
@@ -40,10 +41,12 @@ const V1 = '/api/v1';
 const hit = (app: TestApp, key: string, path = '/rl-probe') => app.request('GET', V1 + path, { headers: xApiKey(key) });
 
 /** Opens a held stream; resolves once its first event (or an error body) arrived. */
-async function openStream(app: TestApp, key: string): Promise<{ status: number; body?: any; close: () => void }> {
+type ErrorBody = { error_code: string };
+
+async function openStream(app: TestApp, key: string): Promise<{ status: number; body?: ErrorBody; close: () => void }> {
   const ctl = new AbortController();
   const res = await fetch(`${app.url}${V1}/slot-probe`, { headers: xApiKey(key), signal: ctl.signal });
-  if (res.status !== 200) return { status: res.status, body: await res.json(), close: () => undefined };
+  if (res.status !== 200) return { status: res.status, body: (await res.json()) as ErrorBody, close: () => undefined };
   const reader = res.body!.getReader();
   await reader.read();
   return { status: 200, close: () => ctl.abort() };
@@ -288,7 +291,7 @@ describe('stream slots', () => {
       expect([s1.status, s2.status]).toEqual([200, 200]);
       const third = await openStream(a, k.key);
       expect(third.status).toBe(429);
-      expect(third.body.error_code).toBe('E4013');
+      expect(third.body?.error_code).toBe('E4013');
       // Another key is not affected.
       const other = await factory.apiKey(a);
       const o = await openStream(b, other.key);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildDist, freePort, startMain as run, waitFor } from './support/processes';
@@ -32,7 +32,7 @@ describe('server process', () => {
     }
     expect(await proc.exited).toBe(0);
     // Embedded data went under ./data of the working directory.
-    expect(require('node:fs').existsSync(path.join(cwd, 'data/pglite'))).toBe(true);
+    expect(existsSync(path.join(cwd, 'data/pglite'))).toBe(true);
   }, 40_000);
 
   it('should refuse bad configuration with one message naming every bad variable', async () => {

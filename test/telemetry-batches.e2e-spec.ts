@@ -247,7 +247,7 @@ describe('telemetry batches with rejected rows on graceful shutdown', () => {
       const app = await startTestApp({ database: db, extraModules: [ProbeModule], redis: false });
       await poisonedTraffic(app);
       await app.close(); // no explicit flush: the shutdown flush alone
-      await expectPoisonSalvaged(app, db.query.bind(db) as Query);
+      await expectPoisonSalvaged(app, (sql, params) => db.query(sql, params));
     } finally {
       await db.drop();
     }

@@ -39,6 +39,6 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
     UsageRecorder,
     AnalyticsService,
   ],
-  exports: [AnalyticsRepository, UsageRecorder],
+  exports: [AnalyticsRepository],
 })
 export class AnalyticsModule {}

@@ -2,7 +2,37 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { insertRows } from '../common/batching/multi-row-insert';
-import type { CompletionEvent, UsageEvent } from './usage-recorder';
+import { UsageAnnotation } from '../common/ports/usage-annotation';
+import { CompletionEventType } from './analytics.entities';
+
+/** One request, as UsageRecorder hands it over for usage_events. */
+export interface UsageEvent {
+  at: Date;
+  apiKeyId?: string;
+  userId?: string;
+  method: string;
+  route: string;
+  status: number;
+  latencyMs: number;
+  usage?: UsageAnnotation;
+  /** Which API: `hapa` (API_V1_PREFIX) or `openai` (/v1). */
+  surface?: UsageSurface;
+  /** The calling program, from its User-Agent (`OpenAI/JS 6.30.1`, ...). */
+  client?: string;
+}
+
+export type UsageSurface = 'hapa' | 'openai';
+
+/** A completion shown, picked or dismissed in the editor, for completion_events. */
+export interface CompletionEvent {
+  at: Date;
+  type: CompletionEventType;
+  completionId: string;
+  language?: string;
+  elapsedMs?: number;
+  apiKeyId?: string;
+  userId?: string;
+}
 
 export interface UsageSummaryRow {
   requests: number;

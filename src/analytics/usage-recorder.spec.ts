@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { AppLogger, JsonLogger } from '../common/logging/json-logger';
+import { JsonLogger } from '../common/logging/json-logger';
 import { loadConfig } from '../config/app-config';
 import { AnalyticsRepository } from './analytics.repository';
 import { UsageRecorder } from './usage-recorder';
@@ -19,7 +19,7 @@ describe(UsageRecorder.name, () => {
   function build(repo: Partial<AnalyticsRepository>) {
     const registry = new Registry();
     const logs: string[] = [];
-    const logger = new JsonLogger('info', true, (l) => logs.push(l)) as AppLogger;
+    const logger = new JsonLogger('info', true, (l) => logs.push(l));
     const histogram = (name: string) => new Histogram({ name, help: name, registers: [registry] });
     const overflow = new Counter({ name: 'overflow', help: 'o', labelNames: ['source'], registers: [registry] });
     const spilled = new Counter({

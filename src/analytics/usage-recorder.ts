@@ -17,41 +17,13 @@ import { AppRequest, AuthPrincipal, routeTemplate } from '../common/http/app-req
 import { AppLogger } from '../common/logging/json-logger';
 import { UsageAnnotation } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
-import { CompletionEventType } from './analytics.entities';
+import { AnalyticsRepository, CompletionEvent, UsageEvent, UsageSurface } from './analytics.repository';
 import { clientFromUserAgent } from './client-agent';
-import { AnalyticsRepository } from './analytics.repository';
 
 export const TOKENS_USED = 'hapa_ai_tokens_used_total';
 export const TIME_TO_FIRST_TOKEN = 'hapa_ai_time_to_first_token_seconds';
 export const UPSTREAM_DURATION = 'hapa_ai_upstream_duration_seconds';
 export const GATEWAY_OVERHEAD = 'hapa_gateway_overhead_seconds';
-
-export interface UsageEvent {
-  at: Date;
-  apiKeyId?: string;
-  userId?: string;
-  method: string;
-  route: string;
-  status: number;
-  latencyMs: number;
-  usage?: UsageAnnotation;
-  /** Which API: `hapa` (API_V1_PREFIX) or `openai` (/v1). */
-  surface?: UsageSurface;
-  /** The calling program, from its User-Agent (`OpenAI/JS 6.30.1`, ...). */
-  client?: string;
-}
-
-export type UsageSurface = 'hapa' | 'openai';
-
-export interface CompletionEvent {
-  at: Date;
-  type: CompletionEventType;
-  completionId: string;
-  language?: string;
-  elapsedMs?: number;
-  apiKeyId?: string;
-  userId?: string;
-}
 
 const FLUSH_INTERVAL_MS = 1000;
 const FLUSH_THRESHOLD = 1000;

@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { RedisClientType } from 'redis';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
+import { AuthPrincipal } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
@@ -10,7 +11,7 @@ import { hashApiKey, looksLikeApiKey, sameHash } from './api-key-secret';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import { ApiKeyRepository, AuthKeyRecord } from './api-key.repository';
 import { LruCache } from './lru-cache';
-import { BOOTSTRAP_ADMIN_USER_ID, JWT_PERMISSIONS, KeyPrincipal } from './principal';
+import { BOOTSTRAP_ADMIN_USER_ID, JWT_PERMISSIONS } from './principal';
 import { SerialFlusher } from '../common/batching/serial-flusher';
 
 const MAX_CACHED_KEYS = 10_000;
@@ -100,7 +101,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The API key wins when both an X-API-Key and a Bearer token are sent. */
-  async authenticate(c: PresentedCredentials): Promise<KeyPrincipal> {
+  async authenticate(c: PresentedCredentials): Promise<AuthPrincipal> {
     try {
       if (c.apiKey) return await this.fromApiKey(c.apiKey, c.clientIp);
       const bearer = c.bearer ?? '';
@@ -135,7 +136,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     return this.adminHash !== undefined && sameHash(hash, this.adminHash);
   }
 
-  private async fromApiKey(value: string, clientIp?: string): Promise<KeyPrincipal> {
+  private async fromApiKey(value: string, clientIp?: string): Promise<AuthPrincipal> {
     const hash = hashApiKey(value); // one hash per request: the admin check and the lookup share it
     if (this.isAdminKey(value, hash)) {
       return { userId: BOOTSTRAP_ADMIN_USER_ID, permissions: ['admin'], via: 'admin_bootstrap' };
@@ -156,7 +157,7 @@ export class ApiKeyAuthService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  private fromToken(token: string): KeyPrincipal {
+  private fromToken(token: string): AuthPrincipal {
     const r = this.tokens.verify(token);
     if (!r.ok) {
       throw r.reason === 'expired'

@@ -2,8 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
-import { User } from '../users/user.entity';
-import { upsertUser } from '../users/users.repository';
 import { ApiKey } from './api-key.entity';
 
 export interface NewKeyFields {
@@ -22,6 +20,26 @@ export type AuthKeyRecord = Pick<
   ApiKey,
   'id' | 'userId' | 'keyHash' | 'permissions' | 'rateLimit' | 'maxConcurrentStreams' | 'expiresAt' | 'revokedAt'
 >;
+
+/** A `users` row. Keys are issued for an email, so this layer creates users; src/users builds on it. */
+export interface UserRow {
+  id: string;
+  email: string;
+  username: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Finds or creates a user by email; ON CONFLICT keeps the stored username and makes concurrent sign-ups safe. */
+export async function upsertUser(em: EntityManager, email: string, username: string): Promise<UserRow> {
+  const rows: UserRow[] = await em.query(
+    `INSERT INTO "users" ("email", "username") VALUES ($1, $2)
+     ON CONFLICT ("email") DO UPDATE SET "email" = EXCLUDED."email"
+     RETURNING "id", "email", "username", "created_at" AS "createdAt", "updated_at" AS "updatedAt"`,
+    [email, username],
+  );
+  return rows[0];
+}
 
 @Injectable()
 export class ApiKeyRepository {
@@ -55,7 +73,7 @@ export class ApiKeyRepository {
     hash: string,
     displayPrefix: string,
     fields: NewKeyFields,
-  ): Promise<{ user: User; key: ApiKey }> {
+  ): Promise<{ user: UserRow; key: ApiKey }> {
     return this.ds.transaction(async (em) => {
       const user = await upsertUser(em, email, username);
       const key = await insertKey(em, user.id, hash, displayPrefix, fields);
@@ -71,12 +89,17 @@ export class ApiKeyRepository {
    * Revokes the caller's own active key if `mayManage(its permissions)`; returns its hash (for cache
    * invalidation), 'forbidden', or undefined when none matched.
    */
-  async revoke(userId: string, id: string, mayManage: ManageCheck): Promise<string | 'forbidden' | undefined> {
+  async revoke(
+    userId: string,
+    id: string,
+    mayManage: ManageCheck,
+  ): Promise<{ oldHash: string } | 'forbidden' | undefined> {
     return this.ds.transaction(async (em) => {
       const old = await lockActive(em, userId, id);
       if (!old) return undefined;
       if (!mayManage(old.permissions)) return 'forbidden';
-      return revokeIn(em, userId, id);
+      const oldHash = await revokeIn(em, userId, id);
+      return oldHash === undefined ? undefined : { oldHash };
     });
   }
 

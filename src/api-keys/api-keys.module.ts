@@ -1,11 +1,8 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
-import { User } from '../users/user.entity';
 import { AccessTokenService } from './access-token.service';
 import { ApiKeyAuthService } from './api-key-auth.service';
 import { ApiKey } from './api-key.entity';
@@ -15,20 +12,15 @@ import { ApiKeysService } from './api-keys.service';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthGuard } from './auth.guard';
 
+/**
+ * Credentials: API keys, login tokens and the AuthGuard (registered in app.module.ts) that turns
+ * either into a principal. The lower identity layer: users build on it, it never imports users.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKey, User]), RateLimitModule],
+  imports: [TypeOrmModule.forFeature([ApiKey]), RateLimitModule],
   controllers: [ApiKeysController, AdminApiKeysController],
-  providers: [
-    ApiKeyRepository,
-    AccessTokenService,
-    ApiKeyAuthService,
-    AuthFailureLimiter,
-    ApiKeysService,
-    // Order matters: authenticate first, so the limiter counts per key.
-    { provide: APP_GUARD, useClass: AuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
-  ],
-  exports: [ApiKeysService, AccessTokenService, ApiKeyAuthService],
+  providers: [ApiKeyRepository, AccessTokenService, ApiKeyAuthService, AuthFailureLimiter, ApiKeysService, AuthGuard],
+  exports: [ApiKeysService, AccessTokenService, AuthGuard],
 })
 export class ApiKeysModule implements OnModuleInit {
   constructor(

@@ -39,10 +39,10 @@ export class ApiKeysService {
   /** The caller's own key, and only one whose permissions the caller holds too (no escalation by rotation). */
   async revoke(caller: AuthPrincipal, id: string): Promise<{ id: string; status: 'revoked' }> {
     if (!UUID.test(id)) throw new AppException(ErrorCode.E4009, { message: 'API key not found' });
-    const hash = await this.keys.revoke(caller.userId, id, mayManage(caller));
-    if (hash === 'forbidden') throw forbidden();
-    if (!hash) throw new AppException(ErrorCode.E4009, { message: 'API key not found or already revoked' });
-    await this.auth.invalidate(hash.trim());
+    const revoked = await this.keys.revoke(caller.userId, id, mayManage(caller));
+    if (revoked === 'forbidden') throw forbidden();
+    if (!revoked) throw new AppException(ErrorCode.E4009, { message: 'API key not found or already revoked' });
+    await this.auth.invalidate(revoked.oldHash.trim());
     return { id, status: 'revoked' };
   }
 

@@ -1,10 +1,4 @@
-import { AuthPrincipal } from '../common/http/app-request';
 import { Permission } from '../common/auth/authenticated.decorator';
-
-/** The principal the auth guard sets, with the key's own limits for the rate limiter and stream slots. */
-export interface KeyPrincipal extends AuthPrincipal {
-  limits?: { rateLimit: number | null; maxConcurrentStreams: number | null };
-}
 
 /**
  * What a login token (JWT) may do: the routes the VS Code extension calls with it (profile, settings,

@@ -1,6 +1,7 @@
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { ErrorMonitoringModule } from '../error-monitoring/error-monitoring.module';
 import { RedisService } from '../redis/redis.service';
 import { CacheController } from './cache.controller';
 import { cacheMetricProviders } from './cache.metrics';
@@ -11,12 +12,12 @@ import { createKeyvStore } from './keyv-store';
 import { ProfileCache } from './profile-cache';
 
 /**
- * Response cache (code generation, coalescing), the user-profile cache the users module uses, and
- * the cache ops routes. The generation core uses CacheStore and CacheStats for its answers.
+ * The cache store (Redis or in-process), hit/miss statistics, the user-profile cache the users
+ * module uses, and the cache ops routes. The generation core keeps its answers through CacheStore.
  */
-@Global()
 @Module({
   imports: [
+    ErrorMonitoringModule,
     NestCacheModule.registerAsync({
       inject: [AppConfig, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({

@@ -33,7 +33,7 @@ export function redisCacheNamespace(redis: RedisService): string {
 export function createKeyvStore(config: AppConfig, redis: RedisService): Keyv {
   if (redis.client) {
     const namespace = redisCacheNamespace(redis);
-    const adapter = new SharedClientKeyvRedis(redis.client as never, {
+    const adapter = new SharedClientKeyvRedis(redis.client, {
       namespace,
       keyPrefixSeparator: ':',
       throwOnErrors: true,

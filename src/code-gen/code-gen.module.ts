@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { ErrorMonitoringModule } from '../error-monitoring/error-monitoring.module';
 import { GenerationModule } from '../generation/generation.module';
+import { UsersModule } from '../users/users.module';
 import { CodeGenController } from './code-gen.controller';
 import { CodeGenService } from './code-gen.service';
 import { SafetyValidator } from './safety-validator';
@@ -7,7 +9,7 @@ import { SseInterceptor } from './sse.interceptor';
 
 /** The HAPA front door: one-shot, SSE stream, autocomplete, models and model health, over the generation core. */
 @Module({
-  imports: [GenerationModule],
+  imports: [GenerationModule, ErrorMonitoringModule, UsersModule],
   controllers: [CodeGenController],
   providers: [CodeGenService, SafetyValidator, SseInterceptor],
 })

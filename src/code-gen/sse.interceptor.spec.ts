@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Observable, of } from 'rxjs';
-import { ErrorEvent, ErrorReporter } from '../common/errors/error-reporter';
+import { ErrorEvent } from '../common/errors/error-reporter';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { loadConfig } from '../config/app-config';
 import { SseItem } from './sse';
@@ -10,7 +10,7 @@ import { SseInterceptor } from './sse.interceptor';
 /** A response double: only what the interceptor touches. */
 function fakeResponse(clientGone: boolean) {
   const res = Object.assign(new EventEmitter(), {
-    locals: { clientGone } as Record<string, unknown>,
+    locals: { clientGone },
     writes: [] as string[],
     headersSent: false,
     writableEnded: false,
@@ -35,11 +35,7 @@ function context(res: ReturnType<typeof fakeResponse>): ExecutionContext {
 
 describe(SseInterceptor.name, () => {
   const reported: ErrorEvent[] = [];
-  const sut = new SseInterceptor(
-    new ServerLifecycle(),
-    { report: (e) => reported.push(e) } as ErrorReporter,
-    loadConfig({}),
-  );
+  const sut = new SseInterceptor(new ServerLifecycle(), { report: (e) => reported.push(e) }, loadConfig({}));
 
   it('should not start the handler (nor its upstream call) for a client that left during guards and pipes', async () => {
     const res = fakeResponse(true);

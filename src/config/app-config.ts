@@ -1,7 +1,6 @@
-import type { JsonLogger } from '../common/logging/json-logger';
-import { maskUrlUserInfo } from '../common/logging/mask-url';
+import { maskUrlUserInfo } from './mask-url';
 import { version as APP_VERSION } from '../../package.json';
-import { RateLimitRule } from '../rate-limit/rate-limit-rules';
+import { RateLimitRule } from './rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
 
 export class ConfigValidationError extends Error {
@@ -204,8 +203,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return new AppConfig(v);
 }
 
+/** What logListening needs of JsonLogger (config sits below common/ and does not import it). */
+export interface StartupLogger {
+  always(message: string, fields?: Record<string, unknown>): void;
+}
+
 /** The single start-up line: version, address, and what the server runs on. */
-export function logListening(logger: JsonLogger, config: AppConfig, url: string): void {
+export function logListening(logger: StartupLogger, config: AppConfig, url: string): void {
   const database = config.database.url ? 'postgres' : 'embedded';
   const cache = config.redis.url ? 'redis' : 'memory';
   const servers = config.modelServer.urls ? config.modelServer.urls.split(',').length : 'emulator';

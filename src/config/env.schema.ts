@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from '../rate-limit/rate-limit-rules';
+import { DEFAULT_RATE_LIMIT_RULES, parseRateLimitRules } from './rate-limit-rules';
 
 /**
  * Every environment variable the server reads, in one table: validation, defaults, `.env.example`,

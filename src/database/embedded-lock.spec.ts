@@ -42,7 +42,7 @@ describe(claimEmbeddedDataDir.name, () => {
   });
 
   it('should take over from a process that is gone', () => {
-    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(path.join(dir, 'owner.pid'), String(gone));
     claimEmbeddedDataDir(dir);
     expect(owner()).toBe(String(process.pid));

@@ -6,11 +6,4 @@ import { ApiKey } from '../api-keys/api-key.entity';
 import { User } from '../users/user.entity';
 import { UserProfile, UserSetting } from '../users/user-profile.entity';
 
-export const ENTITIES: Function[] = [
-  ...ERROR_MONITORING_ENTITIES,
-  ...ANALYTICS_ENTITIES,
-  User,
-  ApiKey,
-  UserProfile,
-  UserSetting,
-];
+export const ENTITIES = [...ERROR_MONITORING_ENTITIES, ...ANALYTICS_ENTITIES, User, ApiKey, UserProfile, UserSetting];

@@ -96,12 +96,7 @@ async function summarize(health: HealthService, config: AppConfig) {
       database: c.database.status === 'up' ? 'connected' : 'disconnected',
       redis:
         c.redis.status === 'up' ? 'connected' : c.redis.status === 'not_configured' ? 'in-process' : 'disconnected',
-      ai_model:
-        c.ai_model.status === 'up'
-          ? 'available'
-          : c.ai_model.status === 'not_configured'
-            ? 'not_configured'
-            : 'unavailable',
+      ai_model: c.ai_model.status === 'up' ? 'available' : 'unavailable',
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ConfigController } from './config-status.controller';
 import { ApiHealthController, HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
@@ -11,6 +12,6 @@ import { HealthService } from './health.service';
 })
 export class HealthModule {}
 
-/** Mounted under the API prefix for GET /api/v1/health. */
-@Module({ imports: [HealthModule], controllers: [ApiHealthController] })
+/** Mounted under the API prefix: GET /api/v1/health and /api/v1/config/status. */
+@Module({ imports: [HealthModule], controllers: [ApiHealthController, ConfigController] })
 export class ApiHealthModule {}

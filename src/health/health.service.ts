@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
@@ -22,7 +22,7 @@ export class HealthService {
     private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly redis: RedisService,
-    @Optional() private readonly aiModel?: AiModelHealthPort,
+    private readonly aiModel: AiModelHealthPort,
   ) {}
 
   uptimeSeconds(): number {
@@ -53,7 +53,6 @@ export class HealthService {
   }
 
   async aiModelCheck(): Promise<DependencyCheck> {
-    if (!this.aiModel) return { status: 'not_configured' };
     const start = performance.now();
     try {
       const r = await withTimeout(

@@ -112,7 +112,7 @@ export class MetricsController extends PrometheusController {
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text format 0.0.4' })
   override async index(@Res({ passthrough: true }) response: Response): Promise<string> {
-    if (!cluster.isWorker) return (await super.index(response)) as string;
+    if (!cluster.isWorker) return await super.index(response);
     response.header('Content-Type', register.contentType);
     return askPrimary();
   }

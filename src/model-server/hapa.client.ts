@@ -21,7 +21,7 @@ export class HapaClient implements ModelProtocolClient {
 
   readCompletion(body: string): { text: string } {
     const answer = JSON.parse(body) as { generated_text?: unknown; error?: unknown };
-    if (answer.error !== undefined) throw new Error(String(answer.error).slice(0, 200));
+    if (answer.error !== undefined) throw new Error(describe(answer.error));
     if (typeof answer.generated_text !== 'string') throw new Error('answer without generated_text');
     return { text: answer.generated_text };
   }
@@ -30,7 +30,7 @@ export class HapaClient implements ModelProtocolClient {
     // Older builds end with [DONE], newer ones with {"type":"done"}.
     if (data === '[DONE]') return reader.end();
     const frame = JSON.parse(data) as HapaFrame;
-    if (frame.error !== undefined) return reader.fail(String(frame.error).slice(0, 200));
+    if (frame.error !== undefined) return reader.fail(describe(frame.error));
     if (frame.type === 'done') {
       reader.finish('stop');
       return reader.end();
@@ -69,4 +69,9 @@ function generation(req: GenerationRequest) {
     top_p: req.topP,
     max_tokens: req.maxTokens,
   };
+}
+
+/** An error field as short text, whatever its JSON type. */
+function describe(error: unknown): string {
+  return (typeof error === 'string' ? error : JSON.stringify(error)).slice(0, 200);
 }

@@ -30,7 +30,7 @@ import { detectFim, FimMarkerStripper, renderFim, templateMarkers } from './fim-
 import { ModelCards } from './model-cards';
 import { mayUse, OpenAiModelCatalog, ResolvedModel } from './openai-models';
 import { OPENAI_TOOLS_IGNORED } from './openai.metrics';
-import { streamErrorFrames, toOpenAiError, TOOLS_NOT_SUPPORTED } from './openai-errors';
+import { streamErrorFrames, toOpenAiError, TOOLS_NOT_SUPPORTED } from '../common/errors/openai-errors';
 import { ChunkFramer, ChunkShape, SSE_DONE, SSE_HEADERS } from './openai-sse';
 import { refuseForbiddenFields, samplingExtras } from './vllm-extras';
 

@@ -10,12 +10,11 @@ import {
 import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
-import type { KeyPrincipal } from '../api-keys/principal';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppRequest, AppResponse, routeTemplate } from '../common/http/app-request';
 import { AppConfig } from '../config/app-config';
-import { canonicalRoute, RateLimitRule } from './rate-limit-rules';
+import { canonicalRoute, RateLimitRule } from '../config/rate-limit-rules';
 import { RateLimitStore, toRecord } from './rate-limit.store';
 
 export const RATE_LIMITED_TOTAL = 'hapa_rate_limited_total';
@@ -62,7 +61,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     else return true;
     if (route === '/health' || route.startsWith('/health/')) return true;
 
-    const principal = req.principal as KeyPrincipal | undefined;
+    const principal = req.principal;
     const tracker = principal
       ? principal.apiKeyId
         ? `key:${principal.apiKeyId}`

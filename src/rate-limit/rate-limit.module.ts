@@ -1,9 +1,10 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { StreamSlotsPort } from '../common/ports/stream-slots.port';
 import { AppConfig } from '../config/app-config';
-import { RATE_LIMITED_TOTAL } from './rate-limit.guard';
+import { ErrorMonitoringModule } from '../error-monitoring/error-monitoring.module';
+import { RATE_LIMITED_TOTAL, RateLimitGuard } from './rate-limit.guard';
 import { RateLimitStore } from './rate-limit.store';
 import { StoreOutageMonitor } from './store-outage.monitor';
 import { StreamSlotsService } from './stream-slots.service';
@@ -15,14 +16,17 @@ const rateLimitedTotal = makeCounterProvider({
 });
 
 /** The counter store, in a module of its own so ThrottlerModule's async factory can import it. */
-@Module({ providers: [StoreOutageMonitor, RateLimitStore], exports: [StoreOutageMonitor, RateLimitStore] })
+@Module({
+  imports: [ErrorMonitoringModule],
+  providers: [StoreOutageMonitor, RateLimitStore],
+  exports: [StoreOutageMonitor, RateLimitStore],
+})
 export class RateLimitStoreModule {}
 
 /**
- * Rate-limit counters and stream slots (Redis, with an in-process fallback). The guard itself is
- * registered as an APP_GUARD by ApiKeysModule, right after the auth guard, so limits are per key.
+ * Rate-limit counters and stream slots (Redis, with an in-process fallback). The guard is registered
+ * in app.module.ts, right after the auth guard, so limits are per key.
  */
-@Global()
 @Module({
   imports: [
     RateLimitStoreModule,
@@ -35,7 +39,12 @@ export class RateLimitStoreModule {}
       }),
     }),
   ],
-  providers: [rateLimitedTotal, StreamSlotsService, { provide: StreamSlotsPort, useExisting: StreamSlotsService }],
-  exports: [RateLimitStoreModule, rateLimitedTotal, StreamSlotsPort, StreamSlotsService],
+  providers: [
+    rateLimitedTotal,
+    RateLimitGuard,
+    StreamSlotsService,
+    { provide: StreamSlotsPort, useExisting: StreamSlotsService },
+  ],
+  exports: [RateLimitStoreModule, RateLimitGuard, StreamSlotsPort],
 })
 export class RateLimitModule {}

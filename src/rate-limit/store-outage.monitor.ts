@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { inspect } from 'node:util';
 import { ErrorCode } from '../common/errors/error-codes';
 import { ErrorReporter } from '../common/errors/error-reporter';
 import { newIncidentId } from '../common/errors/incident-id';
@@ -40,7 +41,7 @@ export class StoreOutageMonitor {
       requestId: 'internal',
       incidentId: newIncidentId(),
       at: new Date(),
-      internal: cause === undefined ? 'redis not ready' : String(cause),
+      internal: cause === undefined ? 'redis not ready' : cause instanceof Error ? String(cause) : inspect(cause),
     });
   }
 

@@ -6,7 +6,6 @@ import { AuthPrincipal } from '../common/http/app-request';
 import { StreamSlotsPort } from '../common/ports/stream-slots.port';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
-import type { KeyPrincipal } from '../api-keys/principal';
 import { StoreOutageMonitor } from './store-outage.monitor';
 
 /** A held slot expires unless refreshed, so a crashed instance cannot leak slots for long. */
@@ -51,8 +50,7 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
 
   async acquire(principal: AuthPrincipal): Promise<() => void> {
     const owner = principal.apiKeyId ? `key:${principal.apiKeyId}` : `user:${principal.userId}`;
-    const limit =
-      (principal as KeyPrincipal).limits?.maxConcurrentStreams ?? this.config.rateLimit.maxConcurrentStreams;
+    const limit = principal.limits?.maxConcurrentStreams ?? this.config.rateLimit.maxConcurrentStreams;
     const slot = randomUUID();
     const viaRedis = await this.tryRedis(owner, slot, limit);
     if (viaRedis === false) throw full(limit);

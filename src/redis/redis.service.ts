@@ -48,7 +48,7 @@ export class RedisService implements OnApplicationShutdown {
       disableOfflineQueue: true,
       pingInterval: 5000,
       socket: { connectTimeout: 2000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
-    }) as RedisClientType;
+    });
     this.client.on('error', () => undefined); // state changes are logged below; errors reach callers
     this.client.on('ready', () => this.updateState());
     this.client.on('end', () => this.updateState());

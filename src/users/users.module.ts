@@ -1,6 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { CacheModule } from '../cache/cache.module';
 import { UserPreferencesPort } from '../common/ports/user-preferences.port';
 import { ProfileService } from './profile.service';
 import { User } from './user.entity';
@@ -10,10 +11,12 @@ import { UsersController } from './users.controller';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-/** Users, onboarding profile and settings; provides UserPreferencesPort to the whole app. */
-@Global()
+/**
+ * Users: onboarding (self-service keys, login tokens, /users/me), profile and settings. Builds on
+ * ApiKeysModule (keys and tokens), never the other way round; provides UserPreferencesPort.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([User, UserProfile, UserSetting]), ApiKeysModule],
+  imports: [TypeOrmModule.forFeature([User, UserProfile, UserSetting]), ApiKeysModule, CacheModule],
   controllers: [UsersController],
   providers: [
     UsersRepository,
@@ -22,6 +25,6 @@ import { UsersService } from './users.service';
     UserPreferencesService,
     { provide: UserPreferencesPort, useExisting: UserPreferencesService },
   ],
-  exports: [UserPreferencesPort, UserPreferencesService],
+  exports: [UserPreferencesPort],
 })
 export class UsersModule {}

@@ -1,21 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { upsertUser } from '../api-keys/api-key.repository';
 import { User } from './user.entity';
 import { UserProfile, UserSetting } from './user-profile.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Finds or creates a user by email; ON CONFLICT keeps the stored username and makes concurrent sign-ups safe. */
-export async function upsertUser(em: EntityManager, email: string, username: string): Promise<User> {
-  const rows: User[] = await em.query(
-    `INSERT INTO "users" ("email", "username") VALUES ($1, $2)
-     ON CONFLICT ("email") DO UPDATE SET "email" = EXCLUDED."email"
-     RETURNING "id", "email", "username", "created_at" AS "createdAt", "updated_at" AS "updatedAt"`,
-    [email, username],
-  );
-  return rows[0];
-}
 
 @Injectable()
 export class UsersRepository {

@@ -1,12 +1,14 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import { sqlState } from '../batching/salvage';
 import { AppRequest, AppResponse, routeTemplate } from '../http/app-request';
-import { AppException, FieldProblem } from './app.exception';
+import { AppException, Mapped } from './app.exception';
+
+export type { Mapped };
 import { ERROR_CATALOGUE, ErrorCode, isServerError } from './error-codes';
 import { ErrorEvent, ErrorReporter } from './error-reporter';
-import { maskUrlUserInfo } from '../logging/mask-url';
+import { maskUrlUserInfo } from '../../config/mask-url';
 import { newIncidentId } from './incident-id';
-import { isOpenAiPath, openAiErrorBody, retryAfter, toOpenAiError } from '../../openai/openai-errors';
+import { isOpenAiPath, openAiErrorBody, retryAfter, toOpenAiError } from './openai-errors';
 
 const BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.E4001,
@@ -21,15 +23,6 @@ const BY_HTTP_STATUS: Record<number, ErrorCode> = {
   503: ErrorCode.E5008,
   504: ErrorCode.E5001,
 };
-
-export interface Mapped {
-  code: ErrorCode;
-  status: number;
-  message: string;
-  details?: FieldProblem[];
-  headers?: Record<string, string>;
-  internal?: string;
-}
 
 export function mapException(exception: unknown): Mapped {
   if (exception instanceof AppException) {
@@ -73,7 +66,8 @@ const DB_DOWN_MESSAGE =
 
 function databaseUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  const code = sqlState(e) ?? String((e as { code?: unknown }).code ?? '');
+  const { code: raw } = e as { code?: unknown };
+  const code = sqlState(e) ?? (typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '');
   return DB_DOWN_CODES.has(code) || code.startsWith('08') || DB_DOWN_MESSAGE.test(e.message);
 }
 

@@ -31,3 +31,13 @@ export class AppException extends Error {
     this.headers = options.headers;
   }
 }
+
+/** Anything thrown, as the error envelope will carry it (the global filter's mapping). */
+export interface Mapped {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  details?: FieldProblem[];
+  headers?: Record<string, string>;
+  internal?: string;
+}

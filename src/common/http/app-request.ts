@@ -6,6 +6,8 @@ export interface AuthPrincipal {
   apiKeyId?: string;
   permissions: readonly string[];
   via: 'api_key' | 'jwt' | 'admin_bootstrap';
+  /** An API key's own limits, for the rate limiter and stream slots (null: the configured default). */
+  limits?: { rateLimit: number | null; maxConcurrentStreams: number | null };
 }
 
 export interface AppRequest extends Request {

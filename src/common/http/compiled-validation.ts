@@ -3,8 +3,8 @@ import { getMetadataStorage, ValidationTypes } from 'class-validator';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
 
 // class-transformer's decorator registry (where @Type, @Transform, @Expose live); its typings sit apart.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { defaultMetadataStorage } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
 
 type Check = (value: unknown) => boolean;

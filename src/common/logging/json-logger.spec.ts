@@ -1,5 +1,5 @@
 import { JsonLogger, redact } from './json-logger';
-import { maskUrlUserInfo } from './mask-url';
+import { maskUrlUserInfo } from '../../config/mask-url';
 
 describe(JsonLogger.name, () => {
   it('should write one JSON object per line and honour the level', () => {

@@ -1,5 +1,5 @@
 import { LoggerService } from '@nestjs/common';
-import { maskUrlUserInfo } from './mask-url';
+import { maskUrlUserInfo } from '../../config/mask-url';
 
 const FRAMEWORK_CONTEXTS = new Set([
   'NestFactory',

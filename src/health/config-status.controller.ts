@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/auth/authenticated.decorator';
-import { AppConfig } from './app-config';
+import { AppConfig } from '../config/app-config';
 
 @ApiTags('health')
 @Controller('config')

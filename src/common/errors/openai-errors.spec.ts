@@ -1,6 +1,6 @@
-import { mapException } from '../common/errors/all-exceptions.filter';
-import { AppException } from '../common/errors/app.exception';
-import { ErrorCode } from '../common/errors/error-codes';
+import { mapException } from './all-exceptions.filter';
+import { AppException } from './app.exception';
+import { ErrorCode } from './error-codes';
 import { openAiErrorBody, retryAfter, streamErrorFrames, toOpenAiError, TOOLS_NOT_SUPPORTED } from './openai-errors';
 
 const of = (code: ErrorCode, opts: ConstructorParameters<typeof AppException>[1] = {}) =>

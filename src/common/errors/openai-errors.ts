@@ -1,5 +1,5 @@
-import type { Mapped } from '../common/errors/all-exceptions.filter';
-import { ERROR_CATALOGUE, ErrorCode } from '../common/errors/error-codes';
+import type { Mapped } from './app.exception';
+import { ERROR_CATALOGUE, ErrorCode } from './error-codes';
 
 export type OpenAiErrorType =
   'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'server_error';
