@@ -10,6 +10,8 @@ describe(AppConfig.name, () => {
     expect(sut.rateLimit).toEqual({
       enabled: true,
       defaultLimit: 100,
+      completionLimit: 6000,
+      apiLimit: 3000,
       windowMs: 3_600_000,
       rules: [
         { route: '/code/generate', limit: 50, windowMs: 60_000 },

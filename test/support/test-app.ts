@@ -122,6 +122,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     // Feature suites are not about limits (anonymous test traffic shares one IP); the limiter still
     // runs on every request. Rate-limit tests set their own limits and rules.
     DEFAULT_RATE_LIMIT: '1000000',
+    AUTOCOMPLETE_RATE_LIMIT: '1000000',
+    API_RATE_LIMIT: '1000000',
     RATE_LIMIT_RULES: '',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
