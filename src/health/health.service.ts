@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { RedisService, withTimeout } from '../redis/redis.service';
 import { AiModelHealthPort } from './ai-model-health.port';
+import type { CheckListener, Dependency } from './dependency.monitor';
 
 export interface DependencyCheck {
   status: 'up' | 'down' | 'not_configured';
@@ -17,6 +18,7 @@ const CHECK_TIMEOUT_MS = 1500;
 @Injectable()
 export class HealthService {
   private readonly startedAt = Date.now();
+  private readonly listeners: CheckListener[] = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -25,11 +27,33 @@ export class HealthService {
     @Optional() private readonly aiModel?: AiModelHealthPort,
   ) {}
 
+  /** Called with every check's result (the dependency gauge follows them). */
+  onCheck(listener: CheckListener): void {
+    this.listeners.push(listener);
+  }
+
   uptimeSeconds(): number {
     return Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
   async database(): Promise<DependencyCheck> {
+    return this.report('postgres', await this.databaseCheck());
+  }
+
+  async redisCheck(): Promise<DependencyCheck> {
+    return this.report('redis', await this.redisPing());
+  }
+
+  async aiModelCheck(): Promise<DependencyCheck> {
+    return this.report('model_server', await this.aiModelState());
+  }
+
+  private report(dependency: Dependency, check: DependencyCheck): DependencyCheck {
+    for (const l of this.listeners) l(dependency, check);
+    return check;
+  }
+
+  private async databaseCheck(): Promise<DependencyCheck> {
     const start = performance.now();
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), CHECK_TIMEOUT_MS, 'database check timed out');
@@ -43,7 +67,7 @@ export class HealthService {
     }
   }
 
-  async redisCheck(): Promise<DependencyCheck> {
+  private async redisPing(): Promise<DependencyCheck> {
     if (!this.redis.client) return { status: 'not_configured', mode: 'in-process' };
     try {
       return { status: 'up', latency_ms: round(await this.redis.ping(CHECK_TIMEOUT_MS)) };
@@ -52,7 +76,7 @@ export class HealthService {
     }
   }
 
-  async aiModelCheck(): Promise<DependencyCheck> {
+  private async aiModelState(): Promise<DependencyCheck> {
     if (!this.aiModel) return { status: 'not_configured' };
     const start = performance.now();
     try {
