@@ -4,7 +4,7 @@ import { EXAMPLE_SECRET_KEY } from './env.schema';
 describe(AppConfig.name, () => {
   it('should apply every default from an empty environment', () => {
     const sut = loadConfig({});
-    expect(sut.http).toMatchObject({ host: '0.0.0.0', port: 8000, apiPrefix: '/api/v1', maxBodySize: 1024 * 1024 });
+    expect(sut.http).toMatchObject({ host: '127.0.0.1', port: 8000, apiPrefix: '/api/v1', maxBodySize: 1024 * 1024 });
     expect(sut.database.url).toBeUndefined();
     expect(sut.redis.url).toBeUndefined();
     expect(sut.rateLimit).toEqual({

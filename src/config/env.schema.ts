@@ -168,7 +168,12 @@ export const ENV_SCHEMA = {
     description: 'true = log at debug level whatever LOG_LEVEL says (response bodies never get more detail)',
     parse: bool,
   },
-  HOST: { default: '0.0.0.0', description: 'Interface to listen on', parse: str({ nonEmpty: true }) },
+  HOST: {
+    default: '127.0.0.1',
+    description:
+      'Interface to listen on; 127.0.0.1 keeps a development server (open registration) off the network, 0.0.0.0 listens on every interface (the Dockerfile, compose and the Helm chart set it)',
+    parse: str({ nonEmpty: true }),
+  },
   PORT: { default: '8000', description: 'HTTP port', parse: int(0, 65535) },
   WORKERS: {
     default: '1',
