@@ -14,6 +14,14 @@ export const EMULATOR_FAULTS = [
   'malformed-chunk',
   'slow-drip',
   'error-event',
+  /** A complete answer and [DONE], but the connection is held open afterwards. */
+  'done-keep-open',
+  /** `data: [DONE]` alone: no token, no finish_reason. */
+  'done-only',
+  /** An answer of `hugeAnswerBytes` bytes, written as fast as the client takes it (backpressure honoured). */
+  'huge-answer',
+  /** 400 "maximum context length" in vLLM's current error shape. */
+  'context-length',
 ] as const;
 export type EmulatorFault = (typeof EMULATOR_FAULTS)[number];
 
@@ -29,6 +37,8 @@ export interface EmulatorOptions {
   hapaLegacyDone?: boolean;
   baseModel?: string;
   adapters?: string[];
+  /** Size of the `huge-answer` fault's answer, bytes; default 40 MiB. */
+  hugeAnswerBytes?: number;
 }
 
 export interface EmulatorStats {
@@ -71,6 +81,8 @@ export interface EmulatorRequestRecord {
   headers: http.IncomingHttpHeaders;
   fault?: EmulatorFault;
   receivedAt: number;
+  /** Response body bytes written so far (the `huge-answer` fault keeps it current while it writes). */
+  bytesSent?: number;
 }
 
 type EmulatorEvents = { disconnect: [record: EmulatorRequestRecord] };
@@ -84,6 +96,7 @@ const DEFAULT_OPTIONS: Required<EmulatorOptions> = {
   hapaLegacyDone: false,
   baseModel: 'deepseek-ai/deepseek-coder-6.7b-instruct',
   adapters: ['autocomplete', 'prompt', 'comment', 'error_fix'],
+  hugeAnswerBytes: 40 * 1024 * 1024,
 };
 
 const OPENAI_END_MARKER = '<|EOT|>';
@@ -217,6 +230,7 @@ export function parseOptionsPatch(input: unknown): Partial<EmulatorOptions> {
       case 'ttftMs':
       case 'tokenDelayMs':
       case 'slowDripMs':
+      case 'hugeAnswerBytes':
         if (typeof value === 'number' && Number.isFinite(value) && value >= 0) patch[key] = value;
         else errors.push(`${key} must be a non-negative number`);
         break;
@@ -604,6 +618,18 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
         );
       case 'hang-before-headers':
         return; // settled by the response's 'close' (client abort or close())
+      case 'context-length':
+        return this.reject(ex, {
+          status: 400,
+          message:
+            "This model's maximum context length is 16384 tokens. However, you requested 20480 tokens " +
+            '(16000 in the messages, 4480 in the completion). Please reduce the length of the messages or completion.',
+          type: 'BadRequestError',
+        });
+      case 'huge-answer':
+        return this.huge(ex, spec);
+      case 'done-keep-open':
+      case 'done-only':
       case 'cut-mid-stream':
       case 'malformed-chunk':
       case 'slow-drip':
@@ -622,6 +648,52 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
     const delay = fault === 'slow-drip' ? this.opts.slowDripMs : this.opts.tokenDelayMs;
     if (spec.stream) this.stream(ex, spec, plan, fault, delay);
     else this.unary(ex, spec, plan, fault, delay);
+  }
+
+  /**
+   * The `huge-answer` fault: `hugeAnswerBytes` of text, streamed (SSE frames of 1 KiB tokens) or as
+   * one JSON body, each write waiting for 'drain' so a reader that stops stops the emulator too;
+   * `bytesSent` shows how far it got.
+   */
+  private huge(ex: Exchange, spec: GenerationSpec): void {
+    const { res } = ex;
+    const total = this.opts.hugeAnswerBytes;
+    const token = 'x'.repeat(1023) + '\n';
+    const writer = this.frameWriter(spec);
+    const frame = spec.stream ? writer.token(token, 1, null) : JSON.stringify(token).slice(1, -1);
+    ex.record.bytesSent = 0;
+    this.firstToken(ex);
+    res.writeHead(200, spec.stream ? SSE_HEADERS : { 'content-type': 'application/json' });
+    let text = 0;
+    const send = (chunk: string): boolean => {
+      ex.record.bytesSent! += Buffer.byteLength(chunk);
+      return res.write(chunk);
+    };
+    const hapa = spec.kind === 'hapa';
+    if (!spec.stream) {
+      send(
+        hapa
+          ? '{"generated_text":"'
+          : `{"object":"text_completion","model":${JSON.stringify(spec.model)},"choices":[{"index":0,"text":"`,
+      );
+    }
+    const pump = (): void => {
+      while (!ex.ended && text < total) {
+        text += token.length;
+        if (!send(frame)) return void res.once('drain', pump);
+      }
+      if (ex.ended) return;
+      this.complete(ex);
+      const doneFrame = hapa && !this.opts.hapaLegacyDone ? 'data: {"type":"done","text":""}\n\n' : DONE_FRAME;
+      const end = spec.stream
+        ? writer.token('', 2, 'length') + doneFrame
+        : hapa
+          ? '"}'
+          : '","logprobs":null,"finish_reason":"length"}]}';
+      ex.record.bytesSent! += Buffer.byteLength(end);
+      res.end(end);
+    };
+    pump();
   }
 
   private frameWriter(spec: GenerationSpec): FrameWriter {
@@ -675,10 +747,17 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
       case 'malformed-chunk':
         frames[faultAt] = MALFORMED_FRAME + frames[faultAt];
         break;
+      case 'done-only':
+        return this.runSteps(ex, [DONE_FRAME], 0, 'end');
+      case 'done-keep-open':
+        frames[frames.length - 1] += writer.end(plan);
+        return this.runSteps(ex, frames, delay, 'hold');
       case 'http-500':
       case 'http-429':
       case 'hang-before-headers':
       case 'slow-drip':
+      case 'huge-answer':
+      case 'context-length':
       case undefined:
         break;
     }
@@ -689,7 +768,7 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
   // One timer at a time per stream: step i is due at ttft + i * delay from the start. Deadlines are
   // absolute so a busy event loop does not stretch streams; steps that fell due together go out in
   // one write, which also sheds syscalls under load. Without delays everything is a single write.
-  private runSteps(ex: Exchange, steps: string[], delay: number, last: 'end' | 'destroy'): void {
+  private runSteps(ex: Exchange, steps: string[], delay: number, last: 'end' | 'destroy' | 'hold'): void {
     const { res } = ex;
     const ttft = this.opts.ttftMs;
     res.writeHead(200, SSE_HEADERS);
@@ -715,10 +794,12 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
     else tick();
   }
 
-  private settle(ex: Exchange, data: string, last: 'end' | 'destroy'): void {
+  private settle(ex: Exchange, data: string, last: 'end' | 'destroy' | 'hold'): void {
     const { res } = ex;
     this.complete(ex);
     if (last === 'end') return void res.end(data);
+    // The answer is whole, but the connection stays open until the client closes it.
+    if (last === 'hold') return void res.write(data);
     // An injected cut, not a client disconnect: flush what was "generated", then drop the socket.
     res.write(data, () => res.destroy());
   }
@@ -755,6 +836,10 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
         case 'http-429':
         case 'hang-before-headers':
         case 'slow-drip':
+        case 'done-keep-open':
+        case 'done-only':
+        case 'huge-answer':
+        case 'context-length':
         case undefined:
           return this.reply(ex, 200, this.unaryBody(spec, plan));
       }

@@ -160,8 +160,11 @@ describe.each([
 
   it.each([
     ['http-500', 502, 'E5006'],
-    ['http-429', 502, 'E5006'],
+    // a busy model server's Retry-After (the emulator's 1 s) is passed on
+    ['http-429', 503, 'E5005'],
     ['hang-before-headers', 504, 'E5001'],
+    // the caller's input was refused: a 4xx that keeps the server's words
+    ['context-length', 413, 'E4008'],
   ])('should answer the %s fault before the first byte with %i %s', async (fault, status, code) => {
     const one = await app.request('POST', '/api/v1/code/generate', {
       body: { prompt: `Write a sort function [[fault:${fault}]]` },
@@ -169,12 +172,28 @@ describe.each([
     expect(one.status).toBe(status);
     expect(one.body.error_code).toBe(code);
     expect(one.body.incident_id).toMatch(INCIDENT_ID);
+    if (fault === 'http-429') expect(one.headers.get('retry-after')).toBe('1');
+    if (fault === 'context-length') expect(one.body.message).toMatch(/maximum context length/);
     const stream = await postSse(app.url, '/api/v1/code/generate/stream', {
       prompt: `Write a sort function [[fault:${fault}]]`,
     });
     expect(stream.status).toBe(status);
     expect(stream.body).toMatchObject({ status: 'error', error_code: code, type: 'error' });
     expect(typeof stream.body.content).toBe('string');
+  });
+
+  it('should give up on a silent model server after AI_MODEL_TIMEOUT on both one-shot routes, not REQUEST_TIMEOUT', async () => {
+    // AI_MODEL_TIMEOUT is 1 s here and REQUEST_TIMEOUT 30 s: the old one-shot wait took the longer of the two.
+    for (const [path, body] of [
+      ['/api/v1/code/generate', { prompt: 'Write a sort function [[fault:hang-before-headers]]' }],
+      ['/api/v1/code/complete', { prefix: 'def f():\n    # [[fault:hang-before-headers]]\n', suffix: '' }],
+    ] as const) {
+      const started = Date.now();
+      const res = await app.request('POST', path, { body });
+      expect(res.status).toBe(504);
+      expect(res.body.error_code).toBe('E5001');
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
   });
 
   it.each([

@@ -17,6 +17,8 @@ export class CacheStats {
   private readonly counts = Object.fromEntries(
     CACHE_TYPES.map((t) => [t, { hits: 0, misses: 0, coalesced: 0 }]),
   ) as Record<CacheType, CacheCounts>;
+  /** Generations in flight that identical requests may join (kept by the generation core). */
+  inFlight = 0;
 
   constructor(
     @InjectMetric(CACHE_HITS) private readonly hitsTotal: Counter<'cache_type'>,

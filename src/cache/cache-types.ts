@@ -1,4 +1,4 @@
-import type { TokenUsage } from '../model-server/model-server.types';
+import type { FinishReason, TokenUsage } from '../model-server/model-server.types';
 
 export const CACHE_TYPES = ['code_generation', 'user_profiles'] as const;
 export type CacheType = (typeof CACHE_TYPES)[number];
@@ -7,4 +7,5 @@ export type CacheType = (typeof CACHE_TYPES)[number];
 export interface CachedAnswer {
   deltas: string[];
   usage: TokenUsage;
+  finishReason?: FinishReason;
 }

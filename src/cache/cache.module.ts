@@ -9,11 +9,10 @@ import { CacheStats } from './cache-stats';
 import { CacheStore } from './cache-store';
 import { createKeyvStore } from './keyv-store';
 import { ProfileCache } from './profile-cache';
-import { ResponseCache } from './response-cache';
 
 /**
  * Response cache (code generation, coalescing), the user-profile cache the users module uses, and
- * the cache ops routes. Global so code generation and users inject ResponseCache / ProfileCache.
+ * the cache ops routes. The generation core uses CacheStore and CacheStats for its answers.
  */
 @Global()
 @Module({
@@ -27,7 +26,7 @@ import { ResponseCache } from './response-cache';
     }),
   ],
   controllers: [CacheController],
-  providers: [...cacheMetricProviders, CacheStats, CacheStore, ResponseCache, ProfileCache, CacheService],
-  exports: [ResponseCache, ProfileCache],
+  providers: [...cacheMetricProviders, CacheStats, CacheStore, ProfileCache, CacheService],
+  exports: [CacheStore, CacheStats, ProfileCache],
 })
 export class CacheModule {}

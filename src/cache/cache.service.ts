@@ -4,7 +4,6 @@ import { CacheStats } from './cache-stats';
 import { CacheStore } from './cache-store';
 import { CACHE_TYPES, CacheType } from './cache-types';
 import { CacheStatsDto, CacheTypeStatsDto, ClearCacheDto, ClearCacheResponseDto } from './dto/cache.dto';
-import { ResponseCache } from './response-cache';
 
 /** The ops routes: clear this deployment's entries, and hit/miss/entry statistics. */
 @Injectable()
@@ -12,7 +11,6 @@ export class CacheService {
   constructor(
     private readonly store: CacheStore,
     private readonly stats: CacheStats,
-    private readonly responses: ResponseCache,
     private readonly config: AppConfig,
   ) {}
 
@@ -47,7 +45,7 @@ export class CacheService {
       hits,
       misses,
       hit_rate: rate(hits, misses),
-      in_flight: this.responses.inFlightCount,
+      in_flight: this.stats.inFlight,
       by_type: byType,
     };
   }

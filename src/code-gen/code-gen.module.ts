@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
+import { GenerationModule } from '../generation/generation.module';
 import { CodeGenController } from './code-gen.controller';
-import { codeGenMetricProviders } from './code-gen.metrics';
 import { CodeGenService } from './code-gen.service';
 import { SafetyValidator } from './safety-validator';
 import { SseInterceptor } from './sse.interceptor';
 
-/** Code generation routes: one-shot, SSE stream, autocomplete, models and model health. */
+/** The HAPA front door: one-shot, SSE stream, autocomplete, models and model health, over the generation core. */
 @Module({
+  imports: [GenerationModule],
   controllers: [CodeGenController],
-  providers: [...codeGenMetricProviders, CodeGenService, SafetyValidator, SseInterceptor],
+  providers: [CodeGenService, SafetyValidator, SseInterceptor],
 })
 export class CodeGenModule {}

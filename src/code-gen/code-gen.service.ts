@@ -1,33 +1,25 @@
-import { Injectable, Optional } from '@nestjs/common';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { Response } from 'express';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Gauge } from 'prom-client';
-import { Observable } from 'rxjs';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
-import { clientGone } from '../common/http/request-pipeline';
-import { AppRequest, AuthPrincipal } from '../common/http/app-request';
+import { AuthPrincipal } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
-import { StreamSlotsPort } from '../common/ports/stream-slots.port';
-import { annotateUsage } from '../common/ports/usage-annotation';
+import { UsageAnnotation } from '../common/ports/usage-annotation';
 import { UserPreferences, UserPreferencesPort } from '../common/ports/user-preferences.port';
 import { AppConfig } from '../config/app-config';
-import { CachedAnswer } from '../cache/cache-types';
-import { AnswerSource, ResponseCache } from '../cache/response-cache';
-import { SharedGeneration } from '../cache/shared-generation';
-import { resolveAdapters, Task } from '../model-server/adapters';
+import { resolveAdapters, Task } from '../generation/adapters';
+import { buildFimPrompt } from '../generation/fim-prompt';
+import { GenerationService } from '../generation/generation.service';
+import { FrontDoorWriter, GenerationOutcome, GenerationRequest } from '../generation/generation.types';
+import { TextCollector } from '../generation/text-collector';
 import { ModelServerPool } from '../model-server/model-server.pool';
-import { ClientGoneError } from '../model-server/model-server.service';
-import { GenerationOutcome, GenerationRequest, TokenUsage } from '../model-server/model-server.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
-import { ACTIVE_STREAMS } from './code-gen.metrics';
 import { CompleteCodeResponseDto, GenerateCodeResponseDto } from './dto/code-gen.responses';
 import { CompleteCodeDto } from './dto/complete-code.dto';
 import { GenerateCodeDto } from './dto/generate-code.dto';
-import { buildFimPrompt, buildPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
+import { buildPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
 import { SafetyValidator } from './safety-validator';
-import { SseItem } from './sse';
+import { SseDone } from './sse';
 
 interface Prepared {
   task: Task;
@@ -35,21 +27,38 @@ interface Prepared {
   inputRules: string[];
 }
 
+/** What a HAPA route knows of its request, without HTTP: the front door builds it. */
+export interface CallContext {
+  requestId: string;
+  /** process.hrtime.bigint() when the request arrived. */
+  startedAt: bigint;
+  /** Aborts when the client leaves (and on the front door's own deadlines). */
+  signal: AbortSignal;
+}
+
+/** An answer plus what the front door records about it (usage event, overhead header). */
+export interface Answered<T> {
+  body: T;
+  usage: UsageAnnotation;
+}
+
 const COMPLETION_DEFAULT_TOKENS = 64;
 
+/**
+ * The HAPA routes' rules: prompts from the request and the stored profile, safety checks, and the
+ * response shapes of spec §2. Generation itself is the core's (GenerationService); HTTP is the controller's.
+ */
 @Injectable()
 export class CodeGenService {
   readonly adapters: Record<Task, string>;
 
   constructor(
     private readonly config: AppConfig,
-    private readonly cache: ResponseCache,
+    private readonly generation: GenerationService,
     private readonly pool: ModelServerPool,
     private readonly safety: SafetyValidator,
     private readonly logger: AppLogger,
-    @InjectMetric(ACTIVE_STREAMS) private readonly activeStreams: Gauge,
-    @Optional() private readonly preferences?: UserPreferencesPort,
-    @Optional() private readonly streamSlots?: StreamSlotsPort,
+    private readonly preferences: UserPreferencesPort,
   ) {
     this.adapters = resolveAdapters(config.modelServer.adapterOverrides);
   }
@@ -57,124 +66,80 @@ export class CodeGenService {
   async generate(
     dto: GenerateCodeDto,
     principal: AuthPrincipal | undefined,
-    req: AppRequest,
-    res: Response,
-  ): Promise<GenerateCodeResponseDto> {
-    const client = watchClient(res);
-    const prepared = await this.prepare(dto, principal);
-    prepared.request.requestId = req.id;
-    const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
-    if (!answer) return undefined as never; // nobody is left to answer
+    ctx: CallContext,
+  ): Promise<Answered<GenerateCodeResponseDto>> {
+    const prepared = await this.prepare(dto, principal, ctx.requestId);
+    const answer = new TextCollector();
+    const outcome = await this.generation.generate(
+      { request: prepared.request, principal, cache: dto.cache !== false, stream: false, signal: ctx.signal },
+      answer,
+    );
     const completionId = `cmpl-${randomUUID()}`;
     const { code, explanation } = splitCodeAndExplanation(answer.text);
-    const security = this.safety.scanCode(code, prepared.inputRules);
-    const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-    this.record(res, prepared, answer, false, completionId, elapsedMs, 'generate');
+    const elapsedMs = sinceMs(ctx.startedAt);
     return {
-      success: true,
-      status: 'success',
-      generated_code: code,
-      explanation,
-      model_used: prepared.request.adapter,
-      processing_time: Math.round(elapsedMs) / 1000,
-      response_time_ms: Math.round(elapsedMs),
-      token_usage: answer.usage,
-      cached: answer.cached,
-      request_id: req.id,
-      completion_id: completionId,
-      timestamp: new Date().toISOString(),
-      error_message: '',
-      security_info: security,
+      body: {
+        success: true,
+        status: 'success',
+        generated_code: code,
+        explanation,
+        model_used: prepared.request.adapter,
+        processing_time: Math.round(elapsedMs) / 1000,
+        response_time_ms: Math.round(elapsedMs),
+        token_usage: outcome.usage,
+        cached: outcome.cached,
+        request_id: ctx.requestId,
+        completion_id: completionId,
+        timestamp: new Date().toISOString(),
+        error_message: '',
+        security_info: this.safety.scanCode(code, prepared.inputRules),
+      },
+      usage: usageOf(prepared, outcome, false, completionId),
     };
   }
 
   /**
-   * Token deltas, then a `done` item; the SSE interceptor frames them. A cached answer is replayed
-   * delta by delta. Unsubscribing detaches from the (possibly shared) generation, which aborts
-   * upstream when no other client waits on it.
+   * Streams the answer's deltas to `out` (the SSE front door frames them) and resolves with the
+   * `done` event. The text is kept only for the safety scan that `done` reports.
    */
-  stream(
+  async stream(
     dto: GenerateCodeDto,
     principal: AuthPrincipal | undefined,
-    req: AppRequest,
-    res: Response,
-  ): Observable<SseItem> {
-    return new Observable<SseItem>((sub) => {
-      let closed = false;
-      let finished = false;
-      let detach: (() => void) | undefined;
-      let stopWaiting: (() => void) | undefined;
-      let release: (() => void) | undefined;
-      let counted = false;
-      const run = async (): Promise<void> => {
-        const prepared = await this.prepare(dto, principal);
-        prepared.request.requestId = req.id;
-        if (principal && this.streamSlots) release = await this.streamSlots.acquire(principal);
-        if (closed) return;
-        const source = await this.cache.open(this.cache.keyFor(prepared.request, dto.cache), prepared.request, true);
-        if (closed) {
-          if (source.kind === 'generation' && !source.joined) source.generation.drop();
-          return;
-        }
-        const cached = isCached(source);
-        res.locals.sseCached = cached;
-        this.activeStreams.inc();
-        counted = true;
-        const done = (usage: TokenUsage, deltas: readonly string[], outcome?: GenerationOutcome): void => {
-          const completionId = `cmpl-${randomUUID()}`;
-          const security = this.safety.scanCode(splitCodeAndExplanation(deltas.join('')).code, prepared.inputRules);
-          const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-          this.record(res, prepared, { usage, cached, outcome }, true, completionId, elapsedMs);
-          sub.next({
-            type: 'done',
-            token_usage: usage,
-            model_used: prepared.request.adapter,
-            completion_id: completionId,
-            cached,
-            security_info: security,
-          });
-          sub.complete();
-        };
-        if (source.kind === 'stored') {
-          for (const delta of source.answer.deltas) sub.next(delta);
-          return done(source.answer.usage, source.answer.deltas);
-        }
-        await new Promise<void>((resolve, reject) => {
-          stopWaiting = resolve;
-          detach = source.generation.attach({
-            token: (delta) => sub.next(delta),
-            end: (outcome, deltas) => {
-              done(outcome.usage, deltas, outcome);
-              resolve();
-            },
-            fail: reject,
-          });
-        });
-      };
-      run()
-        .catch((e: unknown) => sub.error(e))
-        .finally(() => {
-          finished = true;
-          release?.();
-          if (counted) this.activeStreams.dec();
-        });
-      return () => {
-        closed = true;
-        if (finished) return;
-        detach?.();
-        // A detached listener is never settled: stop waiting so run() reaches its finally (slot, gauge).
-        stopWaiting?.();
-      };
-    });
+    ctx: CallContext,
+    out: FrontDoorWriter,
+  ): Promise<{ done: SseDone; usage: UsageAnnotation }> {
+    const prepared = await this.prepare(dto, principal, ctx.requestId);
+    let text = '';
+    const outcome = await this.generation.generate(
+      { request: prepared.request, principal, cache: dto.cache !== false, stream: true, signal: ctx.signal },
+      {
+        begin: (info) => out.begin?.(info),
+        write(delta) {
+          text += delta;
+          return out.write(delta);
+        },
+        drained: () => out.drained(),
+      },
+    );
+    const completionId = `cmpl-${randomUUID()}`;
+    return {
+      done: {
+        type: 'done',
+        token_usage: outcome.usage,
+        model_used: prepared.request.adapter,
+        completion_id: completionId,
+        cached: outcome.cached,
+        security_info: this.safety.scanCode(splitCodeAndExplanation(text).code, prepared.inputRules),
+      },
+      usage: usageOf(prepared, outcome, true, completionId),
+    };
   }
 
   async complete(
     dto: CompleteCodeDto,
     principal: AuthPrincipal | undefined,
-    req: AppRequest,
-    res: Response,
-  ): Promise<CompleteCodeResponseDto> {
-    const client = watchClient(res);
+    ctx: CallContext,
+  ): Promise<Answered<CompleteCodeResponseDto>> {
     this.checkLanguage(dto.language);
     const adapter = this.adapters.code_completion;
     const template = this.config.modelServer.fimTemplates[adapter] ?? this.config.modelServer.fimTemplate;
@@ -190,28 +155,31 @@ export class CodeGenService {
         maxTokens: dto.max_tokens ?? COMPLETION_DEFAULT_TOKENS,
         stop: UPSTREAM_STOP,
         hapaUserId: hapaUserId(principal),
-        requestId: req.id,
+        requestId: ctx.requestId,
       },
     };
-    const answer = await this.answer(prepared, this.cache.keyFor(prepared.request, dto.cache), client);
-    if (!answer) return undefined as never;
+    const answer = new TextCollector();
+    const outcome = await this.generation.generate(
+      { request: prepared.request, principal, cache: dto.cache !== false, stream: false, signal: ctx.signal },
+      answer,
+    );
     const completionId = `cmpl-${randomUUID()}`;
-    const elapsedMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
-    this.record(res, prepared, answer, false, completionId, elapsedMs, 'complete');
-    const text = answer.text;
-    const code = text.replace(/\s+$/, '');
+    const code = answer.text.replace(/\s+$/, '');
     const firstLine = code.split('\n').find((l) => l.trim() !== '') ?? '';
     return {
-      success: true,
-      status: 'success',
-      completions: code
-        ? [{ code, label: firstLine.trim().slice(0, 80), description: `Completion from ${adapter}`, confidence: 0.9 }]
-        : [],
-      processing_time: Math.round(elapsedMs) / 1000,
-      cached: answer.cached,
-      completion_id: completionId,
-      model_used: adapter,
-      token_usage: answer.usage,
+      body: {
+        success: true,
+        status: 'success',
+        completions: code
+          ? [{ code, label: firstLine.trim().slice(0, 80), description: `Completion from ${adapter}`, confidence: 0.9 }]
+          : [],
+        processing_time: Math.round(sinceMs(ctx.startedAt)) / 1000,
+        cached: outcome.cached,
+        completion_id: completionId,
+        model_used: adapter,
+        token_usage: outcome.usage,
+      },
+      usage: usageOf(prepared, outcome, false, completionId),
     };
   }
 
@@ -232,7 +200,11 @@ export class CodeGenService {
     return { status: r.available ? 'healthy' : 'unhealthy', details: r };
   }
 
-  private async prepare(dto: GenerateCodeDto, principal: AuthPrincipal | undefined): Promise<Prepared> {
+  private async prepare(
+    dto: GenerateCodeDto,
+    principal: AuthPrincipal | undefined,
+    requestId: string,
+  ): Promise<Prepared> {
     const userPrompt = dto.prompt ?? dto.user_question;
     if (userPrompt === undefined) {
       throw new AppException(ErrorCode.E4002, {
@@ -257,6 +229,7 @@ export class CodeGenService {
         maxTokens: built.maxTokens,
         stop: built.stop,
         hapaUserId: hapaUserId(principal),
+        requestId,
       },
     };
   }
@@ -270,7 +243,7 @@ export class CodeGenService {
   }
 
   private async storedPreferences(principal: AuthPrincipal | undefined): Promise<UserPreferences | undefined> {
-    if (!principal || !this.preferences) return undefined;
+    if (!principal) return undefined;
     try {
       return await this.preferences.forUser(principal.userId);
     } catch (e) {
@@ -281,136 +254,31 @@ export class CodeGenService {
       return undefined;
     }
   }
-
-  /**
-   * A one-shot answer: stored, or from a generation this request starts or joins. Undefined when
-   * the client left first (its leaving aborts the upstream request if nobody else waits on it).
-   */
-  private async answer(prepared: Prepared, key: string | undefined, client: ClientWatch): Promise<Answer | undefined> {
-    const source = await this.cache.open(key, prepared.request, false);
-    if (source.kind === 'stored') return fromStored(source.answer);
-    if (client.gone) {
-      if (!source.joined) source.generation.drop();
-      return undefined;
-    }
-    try {
-      return await this.await(source.generation, client, isCached(source));
-    } catch (e) {
-      if (e instanceof ClientGoneError) return undefined;
-      throw e;
-    }
-  }
-
-  /** Waits for a generation's end, at most REQUEST_TIMEOUT; leaving (client gone, timeout) detaches. */
-  private await(generation: SharedGeneration, client: ClientWatch, cached: boolean): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      let detach: () => void = () => undefined;
-      const timer = setTimeout(() => {
-        settle();
-        detach();
-        reject(new AppException(ErrorCode.E5001, { message: 'The AI model took too long' }));
-      }, this.config.http.requestTimeoutMs);
-      const unwatch = client.onGone(() => {
-        settle();
-        detach();
-        reject(new ClientGoneError());
-      });
-      const settle = (): void => {
-        clearTimeout(timer);
-        unwatch();
-      };
-      detach = generation.attach({
-        end: (outcome, deltas) => {
-          settle();
-          resolve({ text: deltas.join(''), usage: outcome.usage, cached, outcome });
-        },
-        fail: (e) => {
-          settle();
-          reject(e);
-        },
-      });
-    });
-  }
-
-  private record(
-    res: Response,
-    prepared: Prepared,
-    answer: Pick<Answer, 'usage' | 'cached' | 'outcome'>,
-    stream: boolean,
-    completionId: string,
-    elapsedMs: number,
-    route?: 'generate' | 'complete',
-  ): void {
-    const adapter = prepared.request.adapter;
-    const outcome = answer.cached ? undefined : answer.outcome;
-    // A cached answer spent no model tokens and waited on no upstream of its own.
-    annotateUsage(res, {
-      adapter,
-      modelType: prepared.task,
-      ...(outcome && {
-        promptTokens: outcome.usage.prompt_tokens,
-        completionTokens: outcome.usage.completion_tokens,
-        ttftMs: Math.round(outcome.ttftMs),
-        upstreamMs: Math.round(outcome.upstreamMs),
-      }),
-      cached: answer.cached,
-      stream,
-      completionId,
-    });
-    if (route) {
-      const overheadMs = Math.max(0, elapsedMs - (outcome?.upstreamMs ?? 0));
-      res.setHeader('X-HAPA-Overhead-Ms', overheadMs.toFixed(2));
-    }
-  }
 }
 
-interface Answer {
-  text: string;
-  usage: TokenUsage;
-  /** Served from the store or by joining another request's generation. */
-  cached: boolean;
-  /** The upstream outcome, when this request's answer came from a generation. */
-  outcome?: GenerationOutcome;
-}
-
-function fromStored(stored: CachedAnswer): Answer {
-  return { text: stored.deltas.join(''), usage: stored.usage, cached: true };
-}
-
-function isCached(source: AnswerSource): boolean {
-  return source.kind === 'stored' || source.joined;
-}
-
-interface ClientWatch {
-  readonly gone: boolean;
-  /** Calls `cb` when the client disconnects before the response is finished; returns an unsubscribe. */
-  onGone(cb: () => void): () => void;
-}
-
-/** Watches for the client leaving from the start, so a disconnect during preparation is not missed. */
-function watchClient(res: Response): ClientWatch {
-  // The client may have left while guards and pipes ran: its close event has fired already.
-  let gone = clientGone(res);
-  const callbacks = new Set<() => void>();
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    gone = true;
-    for (const cb of callbacks) cb();
-  });
+/** The usage event's model fields; a cached answer spent no model tokens and waited on no upstream of its own. */
+function usageOf(
+  prepared: Prepared,
+  outcome: GenerationOutcome,
+  stream: boolean,
+  completionId: string,
+): UsageAnnotation {
   return {
-    get gone() {
-      return gone;
-    },
-    onGone(cb) {
-      if (gone) {
-        cb();
-        return () => undefined;
-      }
-      callbacks.add(cb);
-      return () => callbacks.delete(cb);
-    },
+    adapter: prepared.request.adapter,
+    modelType: prepared.task,
+    ...(!outcome.cached && {
+      promptTokens: outcome.usage.prompt_tokens,
+      completionTokens: outcome.usage.completion_tokens,
+      ttftMs: Math.round(outcome.ttftMs),
+      upstreamMs: Math.round(outcome.upstreamMs),
+    }),
+    cached: outcome.cached,
+    stream,
+    completionId,
   };
 }
+
+const sinceMs = (startedAt: bigint): number => Number(process.hrtime.bigint() - startedAt) / 1e6;
 
 /** The HAPA protocol wants an integer user id; ours are not, so only numeric ids pass. */
 function hapaUserId(principal: AuthPrincipal | undefined): number {

@@ -1,5 +1,6 @@
 import { GenerateCodeDto } from './dto/generate-code.dto';
-import { buildFimPrompt, effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
+import { buildFimPrompt } from '../generation/fim-prompt';
+import { effectiveProfile, splitCodeAndExplanation } from './prompt-builder';
 
 describe('prompt builder', () => {
   it('should resolve request > stored preferences > defaults', () => {

@@ -7,7 +7,7 @@ import {
   SKILL_LEVELS,
   UserPreferences,
 } from '../common/ports/user-preferences.port';
-import { Task } from '../model-server/adapters';
+import { Task } from '../generation/adapters';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
 import { GenerateCodeDto } from './dto/generate-code.dto';
 
@@ -216,11 +216,6 @@ export function buildPrompt(
 }
 
 /** Fill-in-the-middle prompt from a template with {prefix} and {suffix}. */
-export function buildFimPrompt(template: string, prefix: string, suffix: string): string {
-  // One pass over the template only: code may itself contain `{suffix}` or `$&`, and must land verbatim.
-  return template.replace(/\{(prefix|suffix)\}/g, (_, slot: string) => (slot === 'prefix' ? prefix : suffix));
-}
-
 const SEPARATORS = ['--- Rationale ---', '--- Fix Explanation ---'];
 const FENCE_RE = /```[A-Za-z0-9_+-]*\n?([\s\S]*?)(?:```|$)/g;
 

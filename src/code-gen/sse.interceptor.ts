@@ -10,7 +10,7 @@ import { AppRequest } from '../common/http/app-request';
 import { clientGone } from '../common/http/request-pipeline';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { AppConfig } from '../config/app-config';
-import { ClientGoneError } from '../model-server/model-server.service';
+import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
 import { SSE_DONE_FRAME, SSE_HEARTBEAT_FRAME, SseFrameWriter, SseItem } from './sse';
 
 const SSE_HEADERS = {
@@ -46,6 +46,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
     return new Observable<undefined>((outer) => {
       const writer = new SseFrameWriter();
       let started = false;
+      let cached = false;
       let finished = false;
       let heartbeat: NodeJS.Timeout | undefined;
       let sub: Subscription | undefined;
@@ -67,7 +68,18 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         return;
       }
 
+      // Frames written in one event-loop turn (several tokens of one upstream chunk, done + [DONE]) leave in one writev.
+      let corked = false;
+      const uncork = (): void => {
+        corked = false;
+        res.uncork();
+      };
       const write = (frame: string): void => {
+        if (!corked) {
+          corked = true;
+          res.cork();
+          process.nextTick(uncork);
+        }
         res.write(frame);
       };
       const beat = (): void => {
@@ -78,7 +90,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       const start = (): void => {
         started = true;
         res.writeHead(200, SSE_HEADERS);
-        write(writer.start(req.id, res.locals.sseCached === true));
+        write(writer.start(req.id, cached));
         heartbeat = setTimeout(beat, this.heartbeatMs);
       };
       const finish = (): void => {
@@ -108,6 +120,10 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       sub = next.handle().subscribe({
         next: (item) => {
           if (finished) return;
+          if (typeof item !== 'string' && item.type === 'start') {
+            cached = item.cached;
+            return;
+          }
           if (!started) start();
           write(typeof item === 'string' ? writer.token(item) : writer.done(item));
           heartbeat?.refresh();
@@ -115,6 +131,11 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         error: (e: unknown) => {
           if (finished) return;
           if (e instanceof ClientGoneError) return finish();
+          if (e instanceof ClientStalledError) {
+            // Nobody is reading: drop the connection rather than queue an error frame behind a full buffer.
+            res.destroy();
+            return finish();
+          }
           if (started) return inBandError(e);
           finished = true;
           unregister();

@@ -1,7 +1,13 @@
 import { TokenUsage } from '../model-server/model-server.types';
 
 /** What a streaming handler emits: a string is a token delta; objects are rare control events. */
-export type SseItem = string | SseDone;
+export type SseItem = string | SseStart | SseDone;
+
+/** Whether the answer is a cached one; framed lazily with the first token, so pre-token errors stay JSON. */
+export interface SseStart {
+  type: 'start';
+  cached: boolean;
+}
 
 export interface SseDone {
   type: 'done';

@@ -70,7 +70,12 @@ export class AppConfig {
     fimTemplate: string;
     fimTemplates: Record<string, string>;
   };
-  readonly codeGen: { safetyLevel: ParsedEnv['SAFETY_LEVEL']; heartbeatMs: number };
+  readonly codeGen: {
+    safetyLevel: ParsedEnv['SAFETY_LEVEL'];
+    heartbeatMs: number;
+    clientStallMs: number;
+    maxAnswerBytes: number;
+  };
 
   /** The raw validated values, for /config/status. */
   readonly values: ParsedEnv;
@@ -138,7 +143,12 @@ export class AppConfig {
       fimTemplate: v.FIM_TEMPLATE,
       fimTemplates: v.FIM_TEMPLATES,
     };
-    this.codeGen = { safetyLevel: v.SAFETY_LEVEL, heartbeatMs: Math.round(v.SSE_HEARTBEAT_SECONDS * 1000) };
+    this.codeGen = {
+      safetyLevel: v.SAFETY_LEVEL,
+      heartbeatMs: Math.round(v.SSE_HEARTBEAT_SECONDS * 1000),
+      clientStallMs: Math.round(v.SSE_CLIENT_STALL_SECONDS * 1000),
+      maxAnswerBytes: v.MAX_ANSWER_BYTES,
+    };
   }
 
   /** Effective configuration with every secret masked. */

@@ -265,7 +265,8 @@ export const ENV_SCHEMA = {
   },
   REQUEST_TIMEOUT: {
     default: '30',
-    description: 'Upper bound for a whole non-streaming request (seconds)',
+    description:
+      'Upper bound for the wait of a one-shot request on the model server (seconds; AI_MODEL_TIMEOUT applies too, the shorter wins)',
     parse: int(1, 3600),
   },
   MAX_BODY_SIZE: { default: '1mb', description: 'Largest accepted request body (413 E4008 above)', parse: byteSize },
@@ -395,6 +396,18 @@ export const ENV_SCHEMA = {
     default: '15',
     description: 'Seconds of upstream silence before a stream sends a heartbeat event',
     parse: num(0.05, 3600),
+  },
+  SSE_CLIENT_STALL_SECONDS: {
+    default: '60',
+    description:
+      'Seconds a streaming client may read nothing while its buffer is full before its stream is closed and the model request aborted',
+    parse: num(0.05, 3600),
+  },
+  MAX_ANSWER_BYTES: {
+    default: '4194304',
+    description:
+      'Largest answer relayed from a model server, in bytes (E5006 past it, on streams and one-shot answers)',
+    parse: int(1024, 1073741824),
   },
 } satisfies Record<string, Omit<EnvVar, 'name'>>;
 

@@ -1,40 +1,17 @@
 import type { AuthPrincipal } from '../common/http/app-request';
+import type { DeltaWriter, FinishReason, GenerationRequest, TokenUsage } from '../model-server/model-server.types';
 
 /**
  * The transport-free contract of the generation core (src/generation). Front doors (HAPA JSON,
  * HAPA SSE, OpenAI /v1) build a GenerationCall, hand the core a DeltaWriter, and own everything
- * HTTP: status, headers, framing, in-band errors.
+ * HTTP: status, headers, framing, in-band errors. The same DeltaWriter runs from the model-server
+ * reader to the front door, so backpressure reaches the upstream socket.
  */
-
-export interface TokenUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
-
-/** Why the model stopped: its own word, or the gateway's when it cut the answer. */
-export type FinishReason = 'stop' | 'length';
-
-/** What the gateway asks a model server to generate. */
-export interface GenerationRequest {
-  /** LoRA adapter name (the upstream `model`). */
-  adapter: string;
-  prompt: string;
-  temperature: number;
-  topP: number;
-  maxTokens: number;
-  stop: readonly string[];
-  /** vLLM sampling extras passed through verbatim (top_k, min_p, repetition_penalty, seed, ...); part of the cache key. */
-  extra?: Readonly<Record<string, unknown>>;
-  /** HAPA protocol's integer user id (0 when unknown). */
-  hapaUserId?: number;
-  /** Forwarded as X-Request-Id so upstream logs can be matched with ours (not part of the cache key). */
-  requestId?: string;
-}
+export type { DeltaWriter, FinishReason, GenerationRequest, TokenUsage };
 
 export interface GenerationCall {
   request: GenerationRequest;
-  /** Who asks: per-key stream slots and preferences; undefined only on open routes. */
+  /** Who asks: per-key stream slots; undefined only on open routes. */
   principal?: AuthPrincipal;
   /** false: never read nor store the response cache, keep no copy of the deltas; true: cache when cacheable. */
   cache: boolean;
@@ -56,11 +33,7 @@ export interface GenerationOutcome {
   upstreamMs: number;
 }
 
-/**
- * Where the core writes deltas, in order. `write` returning false means the client's buffer is
- * full: the core stops reading the model server until `drained()` resolves (backpressure).
- */
-export interface DeltaWriter {
-  write(delta: string): boolean;
-  drained(): Promise<void>;
+/** A front door's writer; `begin` (optional) learns, before the first delta, whether the answer is a cached one. */
+export interface FrontDoorWriter extends DeltaWriter {
+  begin?(info: { cached: boolean }): void;
 }

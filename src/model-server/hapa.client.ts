@@ -31,18 +31,26 @@ export class HapaClient implements ModelProtocolClient {
     if (data === '[DONE]') return reader.end();
     const frame = JSON.parse(data) as HapaFrame;
     if (frame.error !== undefined) return reader.fail(String(frame.error).slice(0, 200));
-    if (frame.type === 'done') return reader.end();
+    if (frame.type === 'done') {
+      reader.finish('stop');
+      return reader.end();
+    }
     if (typeof frame.text === 'string' && frame.text) reader.text(frame.text);
   }
 
   errorMessage(status: number, body: string): string {
+    const detail = this.errorDetail(body);
+    return detail === undefined ? `HTTP ${status}` : `HTTP ${status}: ${detail.slice(0, 200)}`;
+  }
+
+  errorDetail(body: string): string | undefined {
     try {
       const parsed = JSON.parse(body) as { detail?: unknown };
-      if (typeof parsed.detail === 'string') return `HTTP ${status}: ${parsed.detail.slice(0, 200)}`;
+      if (typeof parsed.detail === 'string') return parsed.detail.slice(0, 500);
     } catch {
       // not JSON
     }
-    return `HTTP ${status}`;
+    return undefined;
   }
 
   readModels(body: unknown): string[] {

@@ -111,6 +111,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<AppRequest>();
     const res = ctx.getResponse<AppResponse>();
+    // The client left: there is nobody to answer and nothing went wrong on our side.
+    if (exception instanceof Error && exception.name === 'ClientGoneError') {
+      if (!res.writableEnded) res.end();
+      return;
+    }
     const mapped = mapException(exception);
     const incidentId = newIncidentId();
 

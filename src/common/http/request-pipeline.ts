@@ -8,6 +8,35 @@ export type ResponseCloseHook = (req: AppRequest, res: Response) => void;
 /** True once the client went away before its response finished (set by the pipeline's close listener). */
 export const clientGone = (res: Response): boolean => res.locals.clientGone === true;
 
+/**
+ * Aborts when the client goes away before its response finished: the one place a disconnect is
+ * observed, and the signal a front door hands the generation core (it reaches the model server).
+ */
+export function clientSignal(res: Response): AbortSignal {
+  let ctl = res.locals.clientAbort as AbortController | undefined;
+  if (!ctl) {
+    ctl = new AbortController();
+    res.locals.clientAbort = ctl;
+    // The client may have left while guards and pipes ran: its close event is past.
+    if (clientGone(res)) ctl.abort();
+  }
+  return ctl.signal;
+}
+
+/** Resolves once the response can take more ('drain'), or will never need to ('close'). */
+export function drainedOrClosed(res: Response): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -39,7 +68,10 @@ export function requestPipeline(options: {
     }
     res.once('close', () => {
       // Read by routes that start work later (after guards and pipes): a client gone by then aborts nothing otherwise.
-      if (!res.writableFinished) res.locals.clientGone = true;
+      if (!res.writableFinished) {
+        res.locals.clientGone = true;
+        (res.locals.clientAbort as AbortController | undefined)?.abort();
+      }
       lifecycle.onClose();
       for (const hook of hooks) hook(req, res);
     });
