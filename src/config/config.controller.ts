@@ -8,7 +8,10 @@ export class ConfigController {
   constructor(private readonly config: AppConfig) {}
 
   @Get('status')
-  @ApiOperation({ summary: 'Effective configuration, every secret masked' })
+  @ApiOperation({
+    summary: 'Effective configuration',
+    description: 'Every configuration variable with the value in effect, secrets masked; environment and version.',
+  })
   @ApiOkResponse({ description: '{environment, version, config: {VAR: value}}' })
   status() {
     return {
