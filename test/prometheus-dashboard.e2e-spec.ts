@@ -168,6 +168,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
       'Dependency health',
       'Event-loop lag',
       'Model-server queue (vLLM)',
+      'Stalled streams',
       'Time to first token',
       'Tokens',
       'Errors by code',
