@@ -525,6 +525,8 @@ async function startTarget(
       LOG_LEVEL: 'warn',
       RATE_LIMIT_ENABLED: 'true',
       DEFAULT_RATE_LIMIT: '10000000',
+      AUTOCOMPLETE_RATE_LIMIT: '10000000',
+      API_RATE_LIMIT: '10000000',
       RATE_LIMIT_RULES: '/code/generate=10000000/1m,/code/generate/stream=10000000/1m,/code/complete=10000000/1m',
       MAX_CONCURRENT_STREAMS: '5000',
       ERROR_MONITORING_ENABLED: 'true',

@@ -12,12 +12,22 @@ const ROOT = path.resolve(__dirname, '..');
 const CLI = [path.join(ROOT, 'node_modules/typeorm/cli.js')];
 const DATA_SOURCE = path.join(ROOT, 'dist/src/database/data-source.cli.js');
 
-function cli(command: string, env: Record<string, string>): string {
-  return execFileSync(process.execPath, [...CLI, command, '-d', DATA_SOURCE], {
+function cli(command: string, env: Record<string, string>, args: string[] = []): string {
+  return execFileSync(process.execPath, [...CLI, command, ...args, '-d', DATA_SOURCE], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: 'utf8',
   });
+}
+
+/** `migration:generate --check` as `npm run migration:generate` runs it; the output names any difference. */
+function generateCheck(env: Record<string, string>): string {
+  try {
+    return cli('migration:generate', env, ['migrations/Unexpected', '--check', '--pretty']);
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    return `migration:generate found changes:\n${stdout ?? ''}${stderr ?? ''}`;
+  }
 }
 
 describe('migration CLI', () => {
@@ -46,6 +56,9 @@ describe('migration CLI', () => {
       expect(await ran()).toHaveLength(MIGRATIONS.length - 1);
       cli('migration:run', env);
       expect(await ran()).toHaveLength(MIGRATIONS.length);
+      // The entities and the migrations agree: `npm run migration:generate` would find nothing to do
+      // (--check exits 1 and prints the queries otherwise).
+      expect(generateCheck(env)).toContain('No changes in database schema were found');
     } finally {
       await client.end();
     }
@@ -57,6 +70,7 @@ describe('migration CLI', () => {
       const out = cli('migration:run', { DATA_DIR: dataDir });
       expect(out).toMatch(/executed successfully|No migrations are pending/);
       expect(cli('migration:show', { DATA_DIR: dataDir })).not.toMatch(/\[ \]/);
+      expect(generateCheck({ DATA_DIR: dataDir })).toContain('No changes in database schema were found');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -20,7 +20,8 @@ const GRAFANA_VARIABLES: Record<string, string> = { $__rate_interval: '1m', $__i
 
 // Every metric comes from real traffic: code generation against the emulator (cache hits and misses,
 // active streams, tokens, time to first token), the model-server pool's probe (hapa_model_server_up),
-// errors, and real rate limiting (a 1-per-minute rule on /code/models) for hapa_rate_limited_total.
+// the health checks (hapa_dependency_up), errors, real rate limiting (a 1-per-minute rule on
+// /code/models) for hapa_rate_limited_total, and the emulator's own vLLM gauges, scraped as vLLM is.
 @Controller('probe')
 class TrafficController {
   @Get('fail') fail(): never {
@@ -73,11 +74,12 @@ describe('Grafana dashboard against a real Prometheus', () => {
   beforeAll(async () => {
     if (!existsSync(PROMETHEUS_BIN)) throw new Error(`${PROMETHEUS_BIN} missing: apt-get install -y prometheus`);
     emu = new ModelServerEmulator({ tokenDelayMs: 2 });
+    const emuUrl = await emu.listen();
     app = await startTestApp({
       extraModules: [TrafficModule],
       redis: false,
       logLevel: 'warn',
-      env: { VLLM_SERVER_URL: await emu.listen(), HEALTH_PROBE_INTERVAL: '0.5', RATE_LIMIT_RULES: '/code/models=1/1m' },
+      env: { VLLM_SERVER_URL: emuUrl, HEALTH_PROBE_INTERVAL: '0.5', RATE_LIMIT_RULES: '/code/models=1/1m' },
     });
     dir = mkdtempSync(path.join(tmpdir(), 'hapa-prom-'));
     const target = new URL(app.url).host;
@@ -92,6 +94,11 @@ describe('Grafana dashboard against a real Prometheus', () => {
         '    metrics_path: /metrics',
         '    static_configs:',
         `      - targets: ['${target}']`,
+        // The emulator serves vLLM's queue gauges, as a real model server would be scraped.
+        '  - job_name: vllm',
+        '    metrics_path: /metrics',
+        '    static_configs:',
+        `      - targets: ['${new URL(emuUrl).host}']`,
         '',
       ].join('\n'),
     );
@@ -153,7 +160,15 @@ describe('Grafana dashboard against a real Prometheus', () => {
     const titles = dashboard.panels.map((p) => p.title).join(' | ');
     for (const needed of [
       'Traffic',
-      'Latency percentiles',
+      '5xx ratio',
+      '4xx ratio',
+      '4xx and 5xx responses',
+      'Latency percentiles, one-shot requests',
+      'Stream durations',
+      'Dependency health',
+      'Event-loop lag',
+      'Model-server queue (vLLM)',
+      'Stalled streams',
       'Time to first token',
       'Tokens',
       'Errors by code',
@@ -192,6 +207,16 @@ describe('Grafana dashboard against a real Prometheus', () => {
     expect(metrics).toMatch(/^hapa_cache_hits_total\{cache_type="code_generation"\} [1-9]/m);
     expect(metrics).toMatch(/^hapa_cache_misses_total\{cache_type="code_generation"\} [1-9]/m);
     expect(metrics).toMatch(/^hapa_model_server_up\{server="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^hapa_dependency_up\{dependency="postgres"\} 1$/m);
+    expect(metrics).toMatch(/^hapa_dependency_up\{dependency="model_server"\} 1$/m);
+    expect(metrics).not.toMatch(/^hapa_dependency_up\{dependency="redis"\}/m); // no REDIS_URL: nothing to be down
+    // Streams and one-shot requests are told apart, so one-shot latency is not drowned by stream lengths.
+    expect(metrics).toMatch(
+      /^hapa_request_duration_seconds_count\{[^}]*route="\/api\/v1\/code\/generate\/stream",stream="true"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(
+      /^hapa_request_duration_seconds_count\{[^}]*route="\/api\/v1\/code\/generate",stream="false"\} [1-9]/m,
+    );
     expect(metrics).toMatch(/^hapa_active_streams 0$/m); // every stream ended
     expect(metrics).toMatch(/^hapa_rate_limited_total\{route="\/api\/v1\/code\/models"\} [1-9]/m);
     let during = '';

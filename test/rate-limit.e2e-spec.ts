@@ -6,10 +6,11 @@ import { Authenticated, Principal } from '../src/common/auth/authenticated.decor
 import type { AuthPrincipal } from '../src/common/http/app-request';
 import { StreamSlotsPort } from '../src/common/ports/stream-slots.port';
 import { RateLimitModule } from '../src/rate-limit/rate-limit.module';
+import { ENV_SCHEMA } from '../src/config/env.schema';
 import { ADMIN_KEY, factory, until, xApiKey } from './support/identity-factory';
 import { createTestDatabase, startTestApp, TestApp } from './support/test-app';
 
-// Protected routes standing in for the model routes (which another module owns).
+// Protected routes outside generation and autocomplete: they spend the API_RATE_LIMIT budget.
 @Controller('rl-probe')
 class RateProbeController {
   @Get() @Authenticated() hit() {
@@ -61,7 +62,7 @@ describe('rate limiting', () => {
     const app = await startTestApp({
       apiKey: false,
       extraModules: [ProbeModule],
-      env: { DEFAULT_RATE_LIMIT: '3', RATE_LIMIT_WINDOW_MINUTES: '1' },
+      env: { API_RATE_LIMIT: '3', RATE_LIMIT_WINDOW_MINUTES: '1' },
     });
     try {
       const k1 = await factory.apiKey(app); // IP bucket: 1
@@ -103,7 +104,7 @@ describe('rate limiting', () => {
     const app = await startTestApp({
       apiKey: false,
       extraModules: [ProbeModule],
-      env: { ADMIN_API_KEY: ADMIN_KEY, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=2/1m' },
+      env: { ADMIN_API_KEY: ADMIN_KEY, API_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=2/1m' },
     });
     try {
       const k = await factory.apiKey(app);
@@ -115,12 +116,17 @@ describe('rate limiting', () => {
       expect(free.status).toBe(200);
       expect(free.headers.get('x-ratelimit-limit')).toBe('1000');
 
+      // A key's own rate_limit replaces the generation budget (DEFAULT_RATE_LIMIT), not the others.
       const slow = await factory.adminKey(app, ADMIN_KEY, { email: factory.email(), rate_limit: 2 });
-      expect((await hit(app, slow.key, '/rl-probe/free')).headers.get('x-ratelimit-limit')).toBe('2');
-      expect((await hit(app, slow.key, '/rl-probe/free')).status).toBe(200);
-      const over = await hit(app, slow.key, '/rl-probe/free');
+      // The limiter runs before validation, so empty bodies (422) count without calling a model.
+      const generate = () => app.request('POST', `${V1}/code/generate`, { body: {}, headers: xApiKey(slow.key) });
+      const first = await generate();
+      expect([first.status, first.headers.get('x-ratelimit-limit')]).toEqual([422, '2']);
+      expect((await generate()).status).toBe(422);
+      const over = await generate();
       expect(over.status).toBe(429);
       expect(over.body.error_code).toBe('E4004');
+      expect((await hit(app, slow.key, '/rl-probe/free')).headers.get('x-ratelimit-limit')).toBe('1000');
     } finally {
       await app.close();
     }
@@ -165,11 +171,82 @@ describe('rate limiting', () => {
     }
   });
 
+  it('should give generation, autocomplete and everything else separate budgets', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      env: { DEFAULT_RATE_LIMIT: '2', AUTOCOMPLETE_RATE_LIMIT: '4', API_RATE_LIMIT: '50', RATE_LIMIT_RULES: '' },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      const call = (method: string, path: string, body?: unknown) =>
+        app.request(method, V1 + path, { body, headers: xApiKey(k.key) });
+      const seen = async (method: string, path: string, body?: unknown) => {
+        const res = await call(method, path, body);
+        return [res.status, res.headers.get('x-ratelimit-limit')];
+      };
+      // Generation: the aliases and the stream share one budget of DEFAULT_RATE_LIMIT.
+      expect(await seen('POST', '/code/generate', {})).toEqual([422, '2']);
+      expect(await seen('POST', '/code/generate/stream', {})).toEqual([422, '2']);
+      expect(await seen('POST', '/generate-code', {})).toEqual([429, '2']);
+      // Autocomplete is not locked out with generation, and has its own budget.
+      for (let i = 0; i < 4; i++) expect(await seen('POST', '/code/complete', {})).toEqual([422, '4']);
+      expect(await seen('POST', '/code/complete', {})).toEqual([429, '4']);
+      // Reads, profile, settings and telemetry spend neither.
+      expect(await seen('GET', '/users/me')).toEqual([200, '50']);
+      expect(await seen('GET', '/users/profile')).toEqual([200, '50']);
+      expect(await seen('GET', '/users/settings')).toEqual([200, '50']);
+      expect(await seen('POST', '/analytics/events', {})).toEqual([422, '50']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should hold the seeds defaults: 100/hour for generation, far more for autocomplete and reads', async () => {
+    const defaults = Object.fromEntries(
+      (['DEFAULT_RATE_LIMIT', 'AUTOCOMPLETE_RATE_LIMIT', 'API_RATE_LIMIT', 'RATE_LIMIT_RULES'] as const).map((n) => [
+        n,
+        ENV_SCHEMA[n].default,
+      ]),
+    );
+    const app = await startTestApp({ apiKey: false, env: defaults });
+    try {
+      const k = await factory.apiKey(app);
+      const limitOf = async (method: string, path: string, body?: unknown) =>
+        (await app.request(method, V1 + path, { body, headers: xApiKey(k.key) })).headers.get('x-ratelimit-limit');
+      expect(await limitOf('POST', '/code/generate/stream', {})).toBe('20'); // the seeds' 20/minute binds first
+      expect(await limitOf('POST', '/code/complete', {})).toBe(ENV_SCHEMA.AUTOCOMPLETE_RATE_LIMIT.default);
+      expect(await limitOf('GET', '/users/me')).toBe(ENV_SCHEMA.API_RATE_LIMIT.default);
+      expect(Number(ENV_SCHEMA.DEFAULT_RATE_LIMIT.default)).toBe(100);
+      expect(Number(ENV_SCHEMA.AUTOCOMPLETE_RATE_LIMIT.default)).toBeGreaterThanOrEqual(20 * 100);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('should take RATE_LIMIT_RULES as the seeds JSON, with or without the API prefix', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      env: { RATE_LIMIT_RULES: '{"/api/v1/generate-code": "1/minute", "/code/complete": "2/1m"}' },
+    });
+    try {
+      const k = await factory.apiKey(app);
+      const post = (path: string) => app.request('POST', V1 + path, { body: {}, headers: xApiKey(k.key) });
+      const first = await post('/code/generate');
+      expect([first.status, first.headers.get('x-ratelimit-limit')]).toEqual([422, '1']);
+      expect((await post('/generate-code')).status).toBe(429);
+      expect((await post('/code/complete')).status).toBe(422);
+      expect((await post('/code/complete')).status).toBe(422);
+      expect((await post('/code/complete')).status).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('should not limit anything with RATE_LIMIT_ENABLED=false', async () => {
     const app = await startTestApp({
       apiKey: false,
       extraModules: [ProbeModule],
-      env: { RATE_LIMIT_ENABLED: 'false', DEFAULT_RATE_LIMIT: '1', RATE_LIMIT_RULES: '/rl-probe=1/1m' },
+      env: { RATE_LIMIT_ENABLED: 'false', API_RATE_LIMIT: '1', RATE_LIMIT_RULES: '/rl-probe=1/1m' },
     });
     try {
       const k = await factory.apiKey(app);
@@ -187,7 +264,7 @@ describe('rate limiting', () => {
   it('should enforce one limit across two instances sharing Redis', async () => {
     const database = await createTestDatabase();
     const redisPrefix = `hapa-test:rl-shared-${Date.now()}:`;
-    const env = { DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=4/1m' };
+    const env = { API_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=4/1m' };
     const a = await startTestApp({
       apiKey: false,
       database,
@@ -225,7 +302,7 @@ describe('rate limiting', () => {
       const app = await startTestApp({
         apiKey: false,
         extraModules: [ProbeModule],
-        env: { REDIS_URL: redis.url, DEFAULT_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
+        env: { REDIS_URL: redis.url, API_RATE_LIMIT: '1000', RATE_LIMIT_RULES: '/rl-probe=3/1m' },
       });
       try {
         const k = await factory.apiKey(app);

@@ -1,7 +1,17 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildDist, freePort, startMain as run, waitFor } from './support/processes';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Resolves true when something accepts a TCP connection on host:port. */
+const accepts = (host: string, port: number): Promise<boolean> =>
+  fetch(`http://${host}:${port}/health/live`).then(
+    () => true,
+    () => false,
+  );
 
 // The server as users start it: `node dist/src/main.js` with no configuration but a free port.
 describe('server process', () => {
@@ -27,6 +37,9 @@ describe('server process', () => {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       expect(res.status).toBe(200);
       expect(((await res.json()) as { services: { database: string } }).services.database).toBe('connected');
+      // Loopback only by default (open registration must not reach the network): a socket bound to
+      // 0.0.0.0 would also answer on 127.0.0.2, one bound to 127.0.0.1 does not.
+      expect(await accepts('127.0.0.2', port)).toBe(false);
     } finally {
       proc.child.kill('SIGTERM');
     }
@@ -50,4 +63,54 @@ describe('server process', () => {
       expect(proc.output()).toContain('SECRET_KEY');
     }
   });
+});
+
+// `npm start`'s build (scripts/transpile.js): transpile-only, incremental, and what it emits runs.
+describe('npm start build', () => {
+  const outDir = 'node_modules/.cache/hapa-transpile-test';
+  const transpile = () =>
+    execFileSync(process.execPath, ['scripts/transpile.js', '--out-dir', outDir], { cwd: ROOT, encoding: 'utf8' });
+  afterAll(() => rmSync(path.join(ROOT, outDir), { recursive: true, force: true }));
+
+  it('should transpile every file once, then only changed ones, into a server that starts', async () => {
+    rmSync(path.join(ROOT, outDir), { recursive: true, force: true });
+    const first = /transpiled (\d+) of (\d+) files/.exec(transpile());
+    expect(first).not.toBeNull();
+    expect(Number(first![1])).toBe(Number(first![2]));
+    expect(Number(first![2])).toBeGreaterThan(50);
+    expect(transpile()).toContain(`transpiled 0 of ${first![2]} files`);
+    const touched = path.join(ROOT, 'src/health/health.controller.ts');
+    const now = new Date();
+    utimesSync(touched, now, now);
+    expect(transpile()).toContain(`transpiled 1 of ${first![2]} files`);
+
+    // Nest's dependency injection reads the decorator metadata transpileModule wrote.
+    const cwd = mkdtempSync(path.join(tmpdir(), 'hapa-start-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(ROOT, outDir, 'src/main.js')], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => out.includes('listening on') || child.exitCode !== null, 60_000);
+      expect(out).toContain('listening on');
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(res.status).toBe(200);
+      const key = await fetch(`http://127.0.0.1:${port}/api/v1/users/generate-api-key`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'transpiled@example.com' }),
+      });
+      expect(key.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    rmSync(cwd, { recursive: true, force: true });
+  }, 180_000);
 });

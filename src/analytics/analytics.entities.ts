@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 // Mirrors of the tables created by migrations/*-ErrorMonitoringAndAnalytics.ts; writes are batched SQL.
 
@@ -36,6 +36,7 @@ export type CompletionEventType = 'view' | 'select' | 'dismiss';
 export const COMPLETION_EVENT_TYPES: CompletionEventType[] = ['view', 'select', 'dismiss'];
 
 @Entity('completion_events')
+@Check('CHK_completion_events_type', `"type" IN ('view', 'select', 'dismiss')`)
 export class CompletionEventEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
   @Index('IDX_completion_events_at') @Column({ type: 'timestamptz' }) at: Date;

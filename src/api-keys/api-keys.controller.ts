@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, Principal } from '../common/auth/authenticated.decorator';
 import type { AuthPrincipal } from '../common/http/app-request';
 import { ApiKeysService } from './api-keys.service';
@@ -12,7 +12,11 @@ export class ApiKeysController {
 
   @Get()
   @Authenticated()
-  @ApiOperation({ summary: "The caller's own keys (never the secret)" })
+  @ApiOperation({
+    summary: 'List your API keys',
+    description:
+      'Every key of the calling user with its display prefix, permissions, limits, expiry and last use; never the secret.',
+  })
   list(@Principal() p: AuthPrincipal): Promise<ApiKeySummaryDto[]> {
     return this.service.listOwn(p.userId);
   }
@@ -20,8 +24,9 @@ export class ApiKeysController {
   @Delete(':id')
   @Authenticated()
   @ApiOperation({
-    summary:
-      'Revoke one of your keys (403 E4005 unless your credential has all its permissions); every instance refuses it within seconds',
+    summary: 'Revoke one of your API keys',
+    description:
+      'Needs a credential of the same user holding every permission of that key (403 E4005 otherwise). Every instance refuses the key within seconds (Redis pub/sub; AUTH_CACHE_TTL_SECONDS without Redis).',
   })
   revoke(@Principal() p: AuthPrincipal, @Param('id') id: string): Promise<{ id: string; status: 'revoked' }> {
     return this.service.revoke(p, id);
@@ -31,8 +36,9 @@ export class ApiKeysController {
   @HttpCode(200)
   @Authenticated()
   @ApiOperation({
-    summary:
-      'Replace one of your keys (403 E4005 unless your credential has all its permissions): the new secret is shown once, the old key is revoked',
+    summary: 'Rotate one of your API keys',
+    description:
+      'Issues a new secret with the same permissions and limits (shown once) and revokes the old key. Needs a credential of the same user holding every permission of that key (403 E4005 otherwise).',
   })
   rotate(@Principal() p: AuthPrincipal, @Param('id') id: string): Promise<IssuedApiKeyDto> {
     return this.service.rotate(p, id);
@@ -46,7 +52,33 @@ export class AdminApiKeysController {
 
   @Post()
   @Authenticated({ permission: 'admin' })
-  @ApiOperation({ summary: 'Issue a key for a user (created if new) with chosen permissions, expiry and limits' })
+  @ApiOperation({
+    summary: 'Issue an API key (admin)',
+    description:
+      'Creates the user if the email is new and issues a key with the chosen permissions, expiry, rate_limit (replaces DEFAULT_RATE_LIMIT, the generation budget) and max_concurrent_streams. The way to get keys when REGISTRATION_MODE=closed; the bootstrap ADMIN_API_KEY works here.',
+  })
+  @ApiBody({
+    type: AdminIssueApiKeyDto,
+    examples: {
+      developer: {
+        summary: 'A developer key',
+        value: { email: 'dev@example.com', permissions: ['code_generation', 'code_completion', 'profile'] },
+      },
+      operator: {
+        summary: 'A read-only monitoring key, 30 days',
+        value: { email: 'ops@example.com', permissions: ['analytics:read'], expires_in_days: 30, name: 'grafana' },
+      },
+      limited: {
+        summary: 'Autocomplete only, with its own limits',
+        value: {
+          email: 'ci@example.com',
+          permissions: ['code_completion'],
+          rate_limit: 500,
+          max_concurrent_streams: 2,
+        },
+      },
+    },
+  })
   issue(@Body() dto: AdminIssueApiKeyDto): Promise<IssuedApiKeyDto> {
     return this.service.issueByAdmin(dto);
   }

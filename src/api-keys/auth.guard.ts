@@ -1,4 +1,5 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 import { Reflector } from '@nestjs/core';
 import { normalizeIp } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
@@ -6,6 +7,7 @@ import { AUTH_OPTIONS, AuthOptions } from '../common/auth/authenticated.decorato
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppRequest } from '../common/http/app-request';
+import { WHEN_CLOSED_EXTENSION } from '../common/http/swagger';
 import { ApiKeyAuthService, PresentedCredentials } from './api-key-auth.service';
 
 export const AUTH_WHEN_CLOSED = 'hapa:auth-when-closed';
@@ -13,7 +15,8 @@ export const AUTH_WHEN_CLOSED = 'hapa:auth-when-closed';
  * Public while REGISTRATION_MODE=open (credentials are ignored); needs a valid credential, like
  * @Authenticated(), when registration is closed. Used by /users/login.
  */
-export const AuthenticatedWhenRegistrationClosed = () => SetMetadata(AUTH_WHEN_CLOSED, true);
+export const AuthenticatedWhenRegistrationClosed = () =>
+  applyDecorators(SetMetadata(AUTH_WHEN_CLOSED, true), ApiExtension(WHEN_CLOSED_EXTENSION, true));
 
 // What some clients send for an unset key (`Bearer ${undefined}`): no credential at all.
 const ABSENT = new Set(['', 'undefined', 'null']);

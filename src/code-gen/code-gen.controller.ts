@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Observable } from 'rxjs';
 import { Authenticated, Principal } from '../common/auth/authenticated.decorator';
@@ -18,6 +18,24 @@ import { SseInterceptor } from './sse.interceptor';
  * stream route emits SseItems that SseInterceptor frames, with the socket's backpressure passed
  * back to the generation core.
  */
+const GENERATE_EXAMPLES = {
+  simple: { summary: 'A prompt', value: { prompt: 'remove duplicates from a list' } },
+  withContext: {
+    summary: 'A bug fix with the code around it',
+    value: {
+      prompt: 'fix the off-by-one error',
+      context: 'def last(items):\n    return items[len(items)]',
+      model_type: 'bug_fix',
+      max_tokens: 256,
+      temperature: 0.2,
+    },
+  },
+};
+
+// What a client reads on the stream routes (spec §2), for the OpenAPI example.
+const SSE_EXAMPLE =
+  'data: {"type":"start","content":"","text":"","sequence":0,"timestamp":"2026-11-30T03:00:00.000Z","is_complete":false,"request_id":"5b0c7f1e-3c1a-4a7e-9d6f-2b8e1f0a9c11","cached":false}\n\ndata: {"type":"token","content":"def ","text":"def ","sequence":1,"timestamp":"2026-11-30T03:00:00.120Z","is_complete":false}\n\ndata: {"type":"token","content":"remove_duplicates(lst):","text":"remove_duplicates(lst):","sequence":2,"timestamp":"2026-11-30T03:00:00.140Z","is_complete":false}\n\ndata: {"type":"done","content":"","text":"","sequence":3,"timestamp":"2026-11-30T03:00:00.600Z","is_complete":true,"token_usage":{"prompt_tokens":42,"completion_tokens":2,"total_tokens":44}}\n\ndata: [DONE]\n\n';
+
 @ApiTags('code generation')
 @Controller()
 export class CodeGenController {
@@ -26,6 +44,12 @@ export class CodeGenController {
   @Post(['code/generate', 'generate-code'])
   @HttpCode(200)
   @Authenticated({ permission: 'code_generation' })
+  @ApiOperation({
+    summary: 'Generate code (one-shot)',
+    description:
+      'Asks the model for code from prompt (or user_question) with optional context, model_type (task: code_generation, bug_fix, ...) and your profile, and returns the whole answer split into generated_code and explanation. Identical requests share one generation and are cached (cache: false opts out). POST /generate-code is the seeds alias. Spends the generation budget (DEFAULT_RATE_LIMIT).',
+  })
+  @ApiBody({ type: GenerateCodeDto, examples: GENERATE_EXAMPLES })
   @ApiOkResponse({ type: GenerateCodeResponseDto })
   async generate(
     @Body() dto: GenerateCodeDto,
@@ -43,8 +67,17 @@ export class CodeGenController {
   @Authenticated({ permission: 'code_generation' })
   @UseInterceptors(SseInterceptor)
   @ApiQuery({ name: 'enhanced', required: false, type: Boolean })
+  @ApiOperation({
+    summary: 'Generate code as a stream (SSE)',
+    description:
+      'Same request as POST /code/generate; the answer arrives as Server-Sent Events, one `data: <JSON>` frame per event: start, token... (the delta in content and text), done with token_usage, then `data: [DONE]`. An error after the start is an in-band {"type":"error","error_code","incident_id"} frame then [DONE]; errors before it (auth, validation, rate limit) are JSON error responses that also carry type and content. Heartbeat frames keep a silent stream open. Closing the connection aborts the generation. Aliases: /enhanced-stream-generate, /code/enhanced-stream-generate. Spends the generation budget and one of the key’s MAX_CONCURRENT_STREAMS slots.',
+  })
+  @ApiBody({ type: GenerateCodeDto, examples: GENERATE_EXAMPLES })
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'SSE: start, token..., done, [DONE] (spec §2 streaming wire format)' })
+  @ApiOkResponse({
+    description: 'Server-Sent Events: start, token..., done, [DONE] (spec §2 streaming wire format)',
+    content: { 'text/event-stream': { schema: { type: 'string' }, example: SSE_EXAMPLE } },
+  })
   stream(
     @Body() dto: GenerateCodeDto,
     @Principal() principal: AuthPrincipal | undefined,
@@ -77,6 +110,25 @@ export class CodeGenController {
   @Post('code/complete')
   @HttpCode(200)
   @Authenticated({ permission: 'code_completion' })
+  @ApiOperation({
+    summary: 'Autocomplete at the cursor',
+    description:
+      'Fill-in-the-middle completion from the code before (prefix) and after (suffix) the cursor, built into the autocomplete adapter’s FIM prompt (FIM_TEMPLATE). Returns up to max_suggestions completions. Spends the autocomplete budget (AUTOCOMPLETE_RATE_LIMIT), not the generation one.',
+  })
+  @ApiBody({
+    type: CompleteCodeDto,
+    examples: {
+      function: {
+        summary: 'Finish a function body',
+        value: {
+          prefix: 'def fibonacci(n):\n    ',
+          suffix: '\n\nprint(fibonacci(10))',
+          language: 'python',
+          max_suggestions: 1,
+        },
+      },
+    },
+  })
   @ApiOkResponse({ type: CompleteCodeResponseDto })
   async complete(
     @Body() dto: CompleteCodeDto,
@@ -91,11 +143,20 @@ export class CodeGenController {
 
   @Get('code/models')
   @Authenticated()
+  @ApiOperation({
+    summary: 'Models and adapters',
+    description:
+      'The base model and the LoRA adapters the healthy model servers serve, and which task uses which adapter.',
+  })
   models(): Promise<Record<string, unknown>> {
     return this.codeGen.listModels();
   }
 
   @Get('code/health')
+  @ApiOperation({
+    summary: 'Model-server health',
+    description: 'healthy when at least one model server passes its background probe, with each server’s state.',
+  })
   health(): Promise<{ status: 'healthy' | 'unhealthy'; details: unknown }> {
     return this.codeGen.health();
   }

@@ -4,12 +4,14 @@ import { EXAMPLE_SECRET_KEY } from './env.schema';
 describe(AppConfig.name, () => {
   it('should apply every default from an empty environment', () => {
     const sut = loadConfig({});
-    expect(sut.http).toMatchObject({ host: '0.0.0.0', port: 8000, apiPrefix: '/api/v1', maxBodySize: 1024 * 1024 });
+    expect(sut.http).toMatchObject({ host: '127.0.0.1', port: 8000, apiPrefix: '/api/v1', maxBodySize: 1024 * 1024 });
     expect(sut.database.url).toBeUndefined();
     expect(sut.redis.url).toBeUndefined();
     expect(sut.rateLimit).toEqual({
       enabled: true,
       defaultLimit: 100,
+      completionLimit: 6000,
+      apiLimit: 3000,
       windowMs: 3_600_000,
       rules: [
         { route: '/code/generate', limit: 50, windowMs: 60_000 },

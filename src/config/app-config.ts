@@ -1,6 +1,6 @@
 import { maskUrlUserInfo } from './mask-url';
 import { version as APP_VERSION } from '../../package.json';
-import { RateLimitRule } from './rate-limit-rules';
+import { RateLimitRule, resolveRateLimitRules } from './rate-limit-rules';
 import { ENV_SCHEMA, EnvError, EnvName, EXAMPLE_SECRET_KEY, ParsedEnv } from './env.schema';
 
 export class ConfigValidationError extends Error {
@@ -46,7 +46,10 @@ export class AppConfig {
   readonly cache: { enabled: boolean; ttlSeconds: number; maxSize: number; maxTemperature: number };
   readonly rateLimit: {
     enabled: boolean;
+    /** Generation budget (DEFAULT_RATE_LIMIT); a key's own rate_limit replaces it. */
     defaultLimit: number;
+    completionLimit: number;
+    apiLimit: number;
     windowMs: number;
     rules: RateLimitRule[];
     maxConcurrentStreams: number;
@@ -124,8 +127,10 @@ export class AppConfig {
     this.rateLimit = {
       enabled: v.RATE_LIMIT_ENABLED,
       defaultLimit: v.DEFAULT_RATE_LIMIT,
+      completionLimit: v.AUTOCOMPLETE_RATE_LIMIT,
+      apiLimit: v.API_RATE_LIMIT,
       windowMs: v.RATE_LIMIT_WINDOW_MINUTES * 60_000,
-      rules: v.RATE_LIMIT_RULES,
+      rules: resolveRateLimitRules(v.RATE_LIMIT_RULES, v.API_V1_PREFIX),
       maxConcurrentStreams: v.MAX_CONCURRENT_STREAMS,
     };
     this.errorMonitoring = {

@@ -193,7 +193,12 @@ export const ENV_SCHEMA = {
     description: 'true = log at debug level whatever LOG_LEVEL says (response bodies never get more detail)',
     parse: bool,
   },
-  HOST: { default: '0.0.0.0', description: 'Interface to listen on', parse: str({ nonEmpty: true }) },
+  HOST: {
+    default: '127.0.0.1',
+    description:
+      'Interface to listen on; 127.0.0.1 keeps a development server (open registration) off the network, 0.0.0.0 listens on every interface (the Dockerfile, compose and the Helm chart set it)',
+    parse: str({ nonEmpty: true }),
+  },
   PORT: { default: '8000', description: 'HTTP port', parse: int(0, 65535) },
   WORKERS: {
     default: '1',
@@ -327,12 +332,28 @@ export const ENV_SCHEMA = {
     parse: int(0, 3600),
   },
   RATE_LIMIT_ENABLED: { default: 'true', description: 'Turn rate limiting on or off', parse: bool },
-  DEFAULT_RATE_LIMIT: { default: '100', description: 'Requests per key per window', parse: int(1, 10_000_000) },
+  DEFAULT_RATE_LIMIT: {
+    default: '100',
+    description:
+      "Code-generation requests per key per window (/code/generate, its stream, /v1/chat/completions); a key's own rate_limit replaces it",
+    parse: int(1, 10_000_000),
+  },
+  AUTOCOMPLETE_RATE_LIMIT: {
+    default: '6000',
+    description: 'Autocomplete requests per key per window (/code/complete, /v1/completions, /v1/fim/completions)',
+    parse: int(1, 10_000_000),
+  },
+  API_RATE_LIMIT: {
+    default: '3000',
+    description:
+      'Requests per key (per client IP when anonymous) per window to every other API route: reads, profile, settings, telemetry, ops',
+    parse: int(1, 10_000_000),
+  },
   RATE_LIMIT_WINDOW_MINUTES: { default: '60', description: 'Rate-limit window (minutes)', parse: int(1, 7 * 24 * 60) },
   RATE_LIMIT_RULES: {
     default: DEFAULT_RATE_LIMIT_RULES,
     description:
-      "Per-route limits on top of the default, comma-separated route=limit/window (window 30s, 1m, 2h, minute...); routes relative to API_V1_PREFIX, or /v1/... for the OpenAI-compatible routes; aliases share their route's rule",
+      'Per-route limits on top of the budgets, comma-separated route=limit/window (window 30s, 1m, 2h, minute...) or the JSON object {"/api/v1/generate-code": "50/minute"}; routes with or without API_V1_PREFIX, or /v1/... for the OpenAI-compatible routes; aliases share their route\'s rule',
     parse: (raw: string) => {
       try {
         return parseRateLimitRules(raw);

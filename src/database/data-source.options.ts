@@ -18,6 +18,9 @@ export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
     migrationsRun: false, // run by runMigrations() under an advisory lock
     migrations: MIGRATIONS,
     migrationsTransactionMode: 'each' as const,
+    // uuid primary keys default to gen_random_uuid(), built into PostgreSQL 13+ and PGlite: no extension to install.
+    uuidExtension: 'pgcrypto' as const,
+    installExtensions: false,
   };
   if (db.url) {
     return { ...common, url: db.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };

@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 // Mirrors of the tables created by migrations/*-ErrorMonitoringAndAnalytics.ts (for the migration CLI
 // and typed reads); the hot writes are multi-row SQL in ErrorMonitoringRepository.
@@ -35,6 +35,7 @@ export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
 export const INCIDENT_STATUSES: IncidentStatus[] = ['open', 'acknowledged', 'resolved'];
 
 @Entity('error_incidents')
+@Check('CHK_error_incidents_status', `"status" IN ('open', 'acknowledged', 'resolved')`)
 @Index('IDX_error_incidents_status_last_seen', ['status', 'lastSeen'])
 export class ErrorIncidentEntity {
   @PrimaryColumn({ type: 'varchar', length: 21 }) id: string;

@@ -10,7 +10,11 @@ export class ConfigController {
 
   @Get('status')
   @Authenticated({ permission: 'ops:read' })
-  @ApiOperation({ summary: 'Effective configuration, every secret masked (ops:read or admin)' })
+  @ApiOperation({
+    summary: 'Effective configuration',
+    description:
+      'Every configuration variable with the value in effect, secrets and URL user-info masked; environment and version. Needs ops:read or admin.',
+  })
   @ApiOkResponse({ description: '{environment, version, config: {VAR: value}}' })
   status() {
     return {

@@ -18,7 +18,11 @@ export class HealthController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Service status in the seeds shape; 503 when the database is down' })
+  @ApiOperation({
+    summary: 'Service status',
+    description:
+      'healthy, degraded (Redis down or no model server: serving with a fallback) or unhealthy (database down, 503), with each dependency in the seeds shape. Runs the checks; load balancers should call /health/live or /health/ready.',
+  })
   @ApiOkResponse({ description: '{status, version, uptime, services: {database, redis, ai_model}}' })
   async summary(@Res({ passthrough: true }) res: Response) {
     const body = await summarize(this.health, this.config);
@@ -28,7 +32,11 @@ export class HealthController {
 
   @Get('detailed')
   @Authenticated({ permission: 'ops:read' })
-  @ApiOperation({ summary: 'Each dependency with latency and error, plus process figures (ops:read or admin)' })
+  @ApiOperation({
+    summary: 'Service status in detail',
+    description:
+      'Each dependency (database, Redis, model servers one by one) with its latency and error, plus process figures (pid, Node version, memory). Needs ops:read or admin.',
+  })
   async detailed(@Res({ passthrough: true }) res: Response) {
     const checks = await this.health.all();
     const status = overall(checks.database.status, checks.redis.status, checks.ai_model.status);
@@ -46,14 +54,21 @@ export class HealthController {
   }
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: the process answers; checks no dependency' })
+  @ApiOperation({
+    summary: 'Liveness probe',
+    description: 'The process answers; checks no dependency, so a database outage never restarts the process.',
+  })
   live() {
     return { status: 'ok', uptime: this.health.uptimeSeconds() };
   }
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness (Terminus): 503 while the database is unreachable' })
+  @ApiOperation({
+    summary: 'Readiness probe',
+    description:
+      'Terminus check of the database: 503 while it is unreachable, so the orchestrator sends no traffic. Redis and model servers do not count (the server serves without them).',
+  })
   @ApiServiceUnavailableResponse({ description: 'Terminus error body naming the failing dependency' })
   ready() {
     return this.terminus.check([
@@ -77,7 +92,10 @@ export class ApiHealthController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Same as GET /health' })
+  @ApiOperation({
+    summary: 'Service status (under the API prefix)',
+    description: 'Same as GET /health; the extension calls this one.',
+  })
   async summary(@Res({ passthrough: true }) res: Response) {
     const body = await summarize(this.health, this.config);
     if (body.status === 'unhealthy') res.status(503);

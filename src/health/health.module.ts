@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigController } from './config-status.controller';
 import { ApiHealthController, HealthController } from './health.controller';
+import { DependencyMonitor, dependencyUpGauge } from './dependency.monitor';
 import { HealthService } from './health.service';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
-  providers: [HealthService],
+  providers: [HealthService, dependencyUpGauge, DependencyMonitor],
   exports: [HealthService],
 })
 export class HealthModule {}

@@ -14,9 +14,14 @@ export interface DependencyCheck {
 
 const CHECK_TIMEOUT_MS = 1500;
 
+export type Dependency = 'postgres' | 'redis' | 'model_server';
+/** Called with every check's result (the dependency gauge follows them). */
+export type CheckListener = (dependency: Dependency, check: DependencyCheck) => void;
+
 @Injectable()
 export class HealthService {
   private readonly startedAt = Date.now();
+  private readonly listeners: CheckListener[] = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -25,11 +30,33 @@ export class HealthService {
     private readonly aiModel: AiModelHealthPort,
   ) {}
 
+  /** Called with every check's result (the dependency gauge follows them). */
+  onCheck(listener: CheckListener): void {
+    this.listeners.push(listener);
+  }
+
   uptimeSeconds(): number {
     return Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
   async database(): Promise<DependencyCheck> {
+    return this.report('postgres', await this.databaseCheck());
+  }
+
+  async redisCheck(): Promise<DependencyCheck> {
+    return this.report('redis', await this.redisPing());
+  }
+
+  async aiModelCheck(): Promise<DependencyCheck> {
+    return this.report('model_server', await this.aiModelState());
+  }
+
+  private report(dependency: Dependency, check: DependencyCheck): DependencyCheck {
+    for (const l of this.listeners) l(dependency, check);
+    return check;
+  }
+
+  private async databaseCheck(): Promise<DependencyCheck> {
     const start = performance.now();
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), CHECK_TIMEOUT_MS, 'database check timed out');
@@ -43,7 +70,7 @@ export class HealthService {
     }
   }
 
-  async redisCheck(): Promise<DependencyCheck> {
+  private async redisPing(): Promise<DependencyCheck> {
     if (!this.redis.client) return { status: 'not_configured', mode: 'in-process' };
     try {
       return { status: 'up', latency_ms: round(await this.redis.ping()) };
@@ -52,7 +79,7 @@ export class HealthService {
     }
   }
 
-  async aiModelCheck(): Promise<DependencyCheck> {
+  private async aiModelState(): Promise<DependencyCheck> {
     const start = performance.now();
     try {
       const r = await withTimeout(

@@ -108,7 +108,11 @@ function askPrimary(): Promise<string> {
 @Controller()
 export class MetricsController extends PrometheusController {
   @Get()
-  @ApiOperation({ summary: 'Prometheus text exposition; with WORKERS > 1, summed over every worker' })
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description:
+      'Prometheus text exposition (PROMETHEUS_ENABLED): hapa_* metrics and process metrics; with WORKERS > 1, summed over every worker. Alert rules and a Grafana dashboard for them are under deploy/.',
+  })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text format 0.0.4' })
   override async index(@Res({ passthrough: true }) response: Response): Promise<string> {

@@ -8,7 +8,8 @@ import { AppRequest, routeTemplate } from '../common/http/app-request';
 export class HttpMetricsService {
   constructor(
     @InjectMetric('hapa_requests_total') private readonly requests: Counter<'method' | 'route' | 'status'>,
-    @InjectMetric('hapa_request_duration_seconds') private readonly duration: Histogram<'method' | 'route'>,
+    @InjectMetric('hapa_request_duration_seconds')
+    private readonly duration: Histogram<'method' | 'route' | 'stream'>,
   ) {}
 
   /** One observation per finished (or aborted) response. */
@@ -17,6 +18,8 @@ export class HttpMetricsService {
     if (route === '/metrics') return; // scrapes would dominate the figures
     const seconds = Number(process.hrtime.bigint() - req.startedAt) / 1e9;
     this.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-    this.duration.observe({ method: req.method, route }, seconds);
+    // A stream lasts as long as its generation: kept apart so one-shot latency is not drowned by it.
+    const stream = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream') ? 'true' : 'false';
+    this.duration.observe({ method: req.method, route, stream }, seconds);
   };
 }

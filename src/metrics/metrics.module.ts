@@ -15,9 +15,9 @@ const httpMetricProviders = [
   }),
   makeHistogramProvider({
     name: REQUEST_DURATION,
-    help: 'HTTP request duration by method and route template',
-    labelNames: ['method', 'route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    help: 'HTTP request duration by method and route template; stream="true" for SSE responses (whole-stream time)',
+    labelNames: ['method', 'route', 'stream'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
   }),
 ];
 

@@ -12,9 +12,9 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
-import { AppRequest, AppResponse, routeTemplate } from '../common/http/app-request';
+import { AppRequest, AppResponse, AuthPrincipal, routeTemplate } from '../common/http/app-request';
 import { AppConfig } from '../config/app-config';
-import { canonicalRoute, RateLimitRule } from '../config/rate-limit-rules';
+import { budgetOf, limitedRoute, RateLimitBudget, RateLimitRule } from '../config/rate-limit-rules';
 import { RateLimitStore, toRecord } from './rate-limit.store';
 
 export const RATE_LIMITED_TOTAL = 'hapa_rate_limited_total';
@@ -27,8 +27,8 @@ interface Bucket {
 
 /**
  * @nestjs/throttler guard with HAPA's policy: counted per API key (per user for login tokens,
- * per client IP on anonymous routes); one window for every route of the API (DEFAULT_RATE_LIMIT or
- * the key's own limit) plus a per-route rule from RATE_LIMIT_RULES. Runs after the auth guard.
+ * per client IP on anonymous routes); each route spends one of three budgets (generation, autocomplete,
+ * everything else: see budgetOf) plus a per-route rule from RATE_LIMIT_RULES. Runs after the auth guard.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -53,13 +53,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     const req = ctx.switchToHttp().getRequest<AppRequest>();
     const res = ctx.switchToHttp().getResponse<AppResponse>();
     const template = routeTemplate(req);
-    const prefix = this.config.http.apiPrefix;
-    // Only the versioned API and the OpenAI-compatible /v1 are limited; health probes and /metrics never are.
-    let route: string;
-    if (template.startsWith(prefix + '/')) route = canonicalRoute(template.slice(prefix.length));
-    else if (template.startsWith('/v1/')) route = template;
-    else return true;
-    if (route === '/health' || route.startsWith('/health/')) return true;
+    // Only the versioned API (and the OpenAI-compatible /v1) is limited; health probes and /metrics never are.
+    const route = limitedRoute(template, this.config.http.apiPrefix);
+    if (route === undefined) return true;
 
     const principal = req.principal;
     const tracker = principal
@@ -67,12 +63,9 @@ export class RateLimitGuard extends ThrottlerGuard {
         ? `key:${principal.apiKeyId}`
         : `user:${principal.userId}`
       : `ip:${normalizeIp(req.ip ?? 'unknown', 56)}`;
+    const budget = budgetOf(route);
     const buckets: Bucket[] = [
-      {
-        name: 'all',
-        limit: principal?.limits?.rateLimit ?? this.config.rateLimit.defaultLimit,
-        windowMs: this.config.rateLimit.windowMs,
-      },
+      { name: budget, limit: this.budgetLimit(budget, principal), windowMs: this.config.rateLimit.windowMs },
     ];
     const rule = this.rules.get(route);
     if (rule) buckets.push({ name: `route:${rule.route}`, limit: rule.limit, windowMs: rule.windowMs });
@@ -95,5 +88,17 @@ export class RateLimitGuard extends ThrottlerGuard {
       });
     }
     return true;
+  }
+
+  private budgetLimit(budget: RateLimitBudget, principal: AuthPrincipal | undefined): number {
+    const limits = this.config.rateLimit;
+    switch (budget) {
+      case 'generation':
+        return principal?.limits?.rateLimit ?? limits.defaultLimit;
+      case 'completion':
+        return limits.completionLimit;
+      case 'api':
+        return limits.apiLimit;
+    }
   }
 }

@@ -123,6 +123,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     // Feature suites are not about limits (anonymous test traffic shares one IP); the limiter still
     // runs on every request. Rate-limit tests set their own limits and rules.
     DEFAULT_RATE_LIMIT: '1000000',
+    AUTOCOMPLETE_RATE_LIMIT: '1000000',
+    API_RATE_LIMIT: '1000000',
     RATE_LIMIT_RULES: '',
     // A loaded test machine must not trip the Redis breaker in suites about something else; the outage suite sets its own.
     REDIS_COMMAND_TIMEOUT_MS: '1000',

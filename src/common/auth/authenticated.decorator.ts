@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiSecurity } from '@nestjs/swagger';
 import { AppRequest, AuthPrincipal } from '../http/app-request';
-import { API_KEY_SCHEME, BEARER_SCHEME } from '../http/swagger';
+import { API_KEY_SCHEME, BEARER_SCHEME, PERMISSIONS_EXTENSION } from '../http/swagger';
 
 /** `ops:read`: the operator views that reveal deployment details (effective settings, detailed health). */
 export const PERMISSIONS = [
@@ -26,7 +26,14 @@ export const AUTH_OPTIONS = 'hapa:auth';
  * The global auth guard enforces it; routes without it are public.
  */
 export function Authenticated(options: AuthOptions = {}) {
-  return applyDecorators(SetMetadata(AUTH_OPTIONS, options), ApiSecurity(API_KEY_SCHEME), ApiBearerAuth(BEARER_SCHEME));
+  const permissions = options.permission === undefined ? [] : [options.permission].flat();
+  return applyDecorators(
+    SetMetadata(AUTH_OPTIONS, options),
+    ApiSecurity(API_KEY_SCHEME),
+    ApiBearerAuth(BEARER_SCHEME),
+    // Read by the OpenAPI builder, which writes the permission into the operation's description.
+    ApiExtension(PERMISSIONS_EXTENSION, permissions),
+  );
 }
 
 /** The authenticated caller (set by the auth guard). */
