@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ErrorMonitoringModule } from '../error-monitoring/error-monitoring.module';
 import { GenerationModule } from '../generation/generation.module';
 import { ModelCards } from './model-cards';
 import { OpenAiController } from './openai.controller';
@@ -7,7 +8,7 @@ import { OpenAiService } from './openai.service';
 
 /** The OpenAI-compatible front door at /v1 over the generation core. */
 @Module({
-  imports: [GenerationModule],
+  imports: [GenerationModule, ErrorMonitoringModule],
   controllers: [OpenAiController],
   providers: [...openAiMetricProviders, ModelCards, OpenAiService],
 })
