@@ -122,7 +122,7 @@ describe('admin CLI', () => {
       const r = admin(['create-key', '--email', 'x@example.com', '--permissions', 'root'], env, cwd);
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toContain('code_generation, code_completion, profile, analytics:read, admin');
+      expect(r.stderr).toContain('code_generation, code_completion, profile, analytics:read, ops:read, admin');
       expect(await db.query('SELECT count(*) AS n FROM api_keys')).toEqual(before);
     });
 

@@ -46,7 +46,7 @@ describe('Redis alive but silent (SIGSTOP)', () => {
     probe.on('error', () => undefined);
     await probe.connect();
     const counterKey = async () => {
-      const keys = await probe.keys(`${app.redisPrefix}rl:all:*`);
+      const keys = await probe.keys(`${app.redisPrefix}rl:generation:*`);
       expect(keys).toHaveLength(1);
       return keys[0];
     };

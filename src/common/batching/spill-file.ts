@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+let spillSeq = 0;
+
 /**
  * Telemetry that could not reach the database before the process stopped, kept as one JSON file per
  * shutdown under `<DATA_DIR>/spill/` and read back at the next start. Several processes may share the
@@ -22,7 +24,9 @@ export class SpillDirectory {
   /** Writes `payload` to a new file (temporary name, then rename: a reader never sees half a file). */
   write(payload: unknown): string {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const name = `${this.source}-${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}.json`;
+    // Zero-padded time and a per-process sequence: names sort in the order they were written.
+    const seq = String(++spillSeq).padStart(6, '0');
+    const name = `${this.source}-${String(Date.now()).padStart(15, '0')}-${seq}-${process.pid}-${randomBytes(4).toString('hex')}.json`;
     const tmp = path.join(this.dir, `.${name}.tmp`);
     writeFileSync(tmp, JSON.stringify(payload), { mode: 0o600 });
     const file = path.join(this.dir, name);
