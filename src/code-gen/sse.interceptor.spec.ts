@@ -21,8 +21,6 @@ function fakeResponse(clientGone: boolean) {
       res.writes.push(chunk);
       return true;
     },
-    cork() {},
-    uncork() {},
     end() {
       res.writableEnded = true;
     },

@@ -68,18 +68,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         return;
       }
 
-      // Frames written in one event-loop turn (several tokens of one upstream chunk, done + [DONE]) leave in one writev.
-      let corked = false;
-      const uncork = (): void => {
-        corked = false;
-        res.uncork();
-      };
       const write = (frame: string): void => {
-        if (!corked) {
-          corked = true;
-          res.cork();
-          process.nextTick(uncork);
-        }
         res.write(frame);
       };
       const beat = (): void => {

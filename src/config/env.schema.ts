@@ -290,7 +290,7 @@ export const ENV_SCHEMA = {
     parse: str({ nonEmpty: true, maxLength: 64 }),
   },
   REDIS_COMMAND_TIMEOUT_MS: {
-    default: '150',
+    default: '250',
     description:
       'Deadline of each Redis operation on the request path (ms); after a few misses Redis counts as down (in-process limits, no cache) until it answers a PING',
     parse: int(10, 10_000),
