@@ -21,6 +21,8 @@ function fakeResponse(clientGone: boolean) {
       res.writes.push(chunk);
       return true;
     },
+    cork() {},
+    uncork() {},
     end() {
       res.writableEnded = true;
     },
