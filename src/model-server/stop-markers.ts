@@ -10,22 +10,26 @@ export const STOP_MARKERS = [
 /** Stop sequences sent upstream (the model stops before them). */
 export const UPSTREAM_STOP = ['<|EOT|>', '<|fim_end|>', '<|im_end|>', '# --- Generation Complete ---'] as const;
 
-const FIRST_CHARS = new Set(STOP_MARKERS.map((m) => m[0]));
-const MAX_HOLD = Math.max(...STOP_MARKERS.map((m) => m.length)) - 1;
-
 /**
- * Removes stop markers from streamed text, including markers split across chunks: a tail that
- * could be the start of a marker is held back until the next chunk (or flush) decides it.
+ * Removes markers (by default the stop markers) from streamed text, including markers split across
+ * chunks: a tail that could be the start of a marker is held back until the next chunk (or flush) decides it.
  */
 export class StopMarkerStripper {
   private held = '';
+  private readonly firstChars: ReadonlySet<string>;
+  private readonly maxHold: number;
+
+  constructor(private readonly markers: readonly string[] = STOP_MARKERS) {
+    this.firstChars = new Set(markers.map((m) => m[0]));
+    this.maxHold = Math.max(...markers.map((m) => m.length)) - 1;
+  }
 
   push(delta: string): string {
     let s = this.held.length > 0 ? this.held + delta : delta;
     this.held = '';
-    if (!hasMarkerChar(s)) return s;
-    for (const m of STOP_MARKERS) if (s.indexOf(m) !== -1) s = s.split(m).join('');
-    const hold = heldTail(s);
+    if (!this.hasMarkerChar(s)) return s;
+    for (const m of this.markers) if (s.indexOf(m) !== -1) s = s.split(m).join('');
+    const hold = this.heldTail(s);
     if (hold > 0) {
       this.held = s.slice(s.length - hold);
       s = s.slice(0, s.length - hold);
@@ -39,26 +43,26 @@ export class StopMarkerStripper {
     this.held = '';
     return s;
   }
-}
 
-function hasMarkerChar(s: string): boolean {
-  return s.indexOf('<') !== -1 || s.indexOf('[') !== -1 || s.indexOf('#') !== -1;
-}
-
-/** Length of the longest suffix of s that is a proper prefix of some marker. */
-function heldTail(s: string): number {
-  const from = Math.max(0, s.length - MAX_HOLD);
-  for (let i = from; i < s.length; i++) {
-    if (!FIRST_CHARS.has(s[i])) continue;
-    const tail = s.length - i;
-    for (const m of STOP_MARKERS) if (m.length > tail && m.startsWith(s.slice(i))) return tail;
+  private hasMarkerChar(s: string): boolean {
+    for (const c of this.firstChars) if (s.indexOf(c) !== -1) return true;
+    return false;
   }
-  return 0;
+
+  /** Length of the longest suffix of s that is a proper prefix of some marker. */
+  private heldTail(s: string): number {
+    for (let i = Math.max(0, s.length - this.maxHold); i < s.length; i++) {
+      if (!this.firstChars.has(s[i])) continue;
+      const tail = s.length - i;
+      for (const m of this.markers) if (m.length > tail && m.startsWith(s.slice(i))) return tail;
+    }
+    return 0;
+  }
 }
 
 /** Removes every marker from a complete text. */
 export function stripStopMarkers(text: string): string {
-  if (!hasMarkerChar(text)) return text;
+  if (text.indexOf('<') === -1 && text.indexOf('[') === -1 && text.indexOf('#') === -1) return text;
   for (const m of STOP_MARKERS) if (text.indexOf(m) !== -1) text = text.split(m).join('');
   return text;
 }

@@ -1,3 +1,4 @@
+import { StopMarkerStripper } from '../model-server/stop-markers';
 import { buildFimPrompt } from '../generation/fim-prompt';
 
 /** A fill-in-the-middle spelling some client writes (each picks one from the model family it believes it talks to). */
@@ -110,43 +111,9 @@ export function renderFim(template: string, prefix: string, suffix: string): str
   return buildFimPrompt(template, prefix, suffix);
 }
 
-const MAX_MARKER = Math.max(...FIM_MARKERS.map((m) => m.length));
-
-/**
- * Removes FIM markers from streamed text, markers split across deltas included: a tail that could
- * start a marker waits for the next delta (or `flush`).
- */
-export class FimMarkerStripper {
-  private held = '';
-
-  constructor(private readonly markers: readonly string[] = FIM_MARKERS) {}
-
-  push(delta: string): string {
-    let s = this.held + delta;
-    this.held = '';
-    if (s.indexOf('<') === -1 && s.indexOf('[') === -1) return s;
-    for (const m of this.markers) if (s.indexOf(m) !== -1) s = s.split(m).join('');
-    const hold = this.heldTail(s);
-    if (hold > 0) {
-      this.held = s.slice(s.length - hold);
-      s = s.slice(0, s.length - hold);
-    }
-    return s;
-  }
-
-  flush(): string {
-    const s = this.held;
-    this.held = '';
-    return s;
-  }
-
-  private heldTail(s: string): number {
-    for (let i = Math.max(0, s.length - MAX_MARKER + 1); i < s.length; i++) {
-      const c = s[i];
-      if (c !== '<' && c !== '[') continue;
-      const tail = s.slice(i);
-      if (this.markers.some((m) => m.length > tail.length && m.startsWith(tail))) return s.length - i;
-    }
-    return 0;
+/** Removes FIM markers from streamed text, markers split across deltas included (the stop-marker mechanism). */
+export class FimMarkerStripper extends StopMarkerStripper {
+  constructor(markers: readonly string[] = FIM_MARKERS) {
+    super(markers);
   }
 }
