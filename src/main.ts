@@ -1,22 +1,13 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import { existsSync } from 'node:fs';
 import { WORKER_READY, runPrimary } from './cluster-primary';
 import { JsonLogger } from './common/logging/json-logger';
-import { ConfigValidationError, loadConfig, logListening } from './config/app-config';
+import { loadProcessConfig, logListening } from './config/app-config';
 import { joinClusterMetrics } from './metrics/cluster-metrics';
 
 async function main(): Promise<void> {
-  // A local .env fills in what the real environment does not set.
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (!(e instanceof ConfigValidationError)) throw e;
-    process.stderr.write(e.message + '\n');
-    process.exit(1);
-  }
+  const config = loadProcessConfig();
+  if (!config) process.exit(1);
   const logger = new JsonLogger(config.logging.level, config.logging.structured);
   if (config.http.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
   // Before the application loads, so this worker can answer the primary's collection as soon as it serves.

@@ -1,7 +1,6 @@
 // `npm run admin -- create-key --email ops@example.com --permissions admin`: a first admin key without
 // self-registration, on the machine, in `docker compose exec backend …` or `kubectl exec …`.
-import { existsSync } from 'node:fs';
-import { ConfigValidationError, loadConfig } from '../config/app-config';
+import { loadProcessConfig } from '../config/app-config';
 import { createKey, describeIssued, parseAdminArgs, USAGE, UsageError } from './admin-cli';
 
 async function main(): Promise<number> {
@@ -17,16 +16,9 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  // The server's own configuration, read the way main.ts reads it.
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (!(e instanceof ConfigValidationError)) throw e;
-    process.stderr.write(e.message + '\n');
-    return 1;
-  }
+  // The server's own configuration, read as main.ts reads it.
+  const config = loadProcessConfig();
+  if (!config) return 1;
   const issued = await createKey(config, command.dto);
   if (command.json) {
     process.stdout.write(JSON.stringify(issued, null, 2) + '\n');

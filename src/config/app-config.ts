@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { maskUrlUserInfo } from './mask-url';
 import { version as APP_VERSION } from '../../package.json';
 import { RateLimitRule, resolveRateLimitRules } from './rate-limit-rules';
@@ -206,6 +207,21 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return new AppConfig(v);
+}
+
+/**
+ * The process's configuration as the server and the admin CLI read it: a local .env fills in what the
+ * real environment does not set. Invalid settings are printed to stderr and give undefined.
+ */
+export function loadProcessConfig(): AppConfig | undefined {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig(process.env);
+  } catch (e) {
+    if (!(e instanceof ConfigValidationError)) throw e;
+    process.stderr.write(e.message + '\n');
+    return undefined;
+  }
 }
 
 /** What logListening needs of JsonLogger (config sits below common/ and does not import it). */
