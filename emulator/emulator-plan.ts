@@ -1,7 +1,8 @@
 import { EmulatorOutputStyle, generateOutput } from './emulator-output';
 import { countTokens, tokenize } from './emulator-tokenizer';
 
-export type EmulatorFinishReason = 'stop' | 'length';
+/** `abort`: vLLM's reason when the engine dropped the request (the `finish-abort` fault). */
+export type EmulatorFinishReason = 'stop' | 'length' | 'abort';
 
 export interface CompletionRequest {
   style: EmulatorOutputStyle;

@@ -22,6 +22,8 @@ export const EMULATOR_FAULTS = [
   'huge-answer',
   /** 400 "maximum context length" in vLLM's current error shape. */
   'context-length',
+  /** Half the answer, ended with finish_reason "abort" (vLLM's engine dropped the request), then [DONE]. */
+  'finish-abort',
 ] as const;
 export type EmulatorFault = (typeof EMULATOR_FAULTS)[number];
 
@@ -634,6 +636,7 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
       case 'malformed-chunk':
       case 'slow-drip':
       case 'error-event':
+      case 'finish-abort':
       case undefined:
         break;
     }
@@ -752,6 +755,12 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
       case 'done-keep-open':
         frames[frames.length - 1] += writer.end(plan);
         return this.runSteps(ex, frames, delay, 'hold');
+      case 'finish-abort': {
+        const half = Math.max(1, Math.floor(n / 2));
+        const cut = [...plan.tokens.slice(0, half - 1).map((t, i) => writer.token(t, i, null))];
+        cut.push(writer.token(plan.tokens[half - 1] ?? '', half - 1, 'abort') + writer.end(plan));
+        return this.runSteps(ex, cut, delay, 'end');
+      }
       case 'http-500':
       case 'http-429':
       case 'hang-before-headers':
@@ -842,6 +851,10 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
         case 'context-length':
         case undefined:
           return this.reply(ex, 200, this.unaryBody(spec, plan));
+        case 'finish-abort': {
+          const half = plan.tokens.slice(0, Math.max(1, Math.floor(plan.tokens.length / 2)));
+          return this.reply(ex, 200, this.unaryBody(spec, { ...plan, text: half.join(''), finishReason: 'abort' }));
+        }
       }
     };
     const rest = Math.max(0, plan.tokens.length - 1) * delay;

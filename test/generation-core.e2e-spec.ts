@@ -189,6 +189,23 @@ describe('generation core: backpressure, bounds and stream end', () => {
     expect(streamedText(res.frames).length).toBeGreaterThan(0);
   });
 
+  it('should turn finish_reason "abort" into E5007 (in-band after tokens, 502 one-shot) and cache nothing', async () => {
+    const body = { prompt: 'write a function that adds two numbers [[fault:finish-abort]]' };
+    const stream = await postSse(app.url, '/api/v1/code/generate/stream', body);
+    expect(stream.status).toBe(200);
+    expect(streamedText(stream.frames).length).toBeGreaterThan(0);
+    const types = stream.frames.map((f) => (f.data === '[DONE]' ? '[DONE]' : f.data.type));
+    expect(types).not.toContain('done');
+    expect(stream.frames.at(-2)!.data).toMatchObject({ type: 'error', error_code: 'E5007' });
+    const one = await app.request('POST', '/api/v1/code/generate', { body });
+    expect(one.status).toBe(502);
+    expect(one.body.error_code).toBe('E5007');
+    // the truncated answers were not kept: the same request goes to the model server again
+    const before = emu.stats().requests;
+    await postSse(app.url, '/api/v1/code/generate/stream', body);
+    expect(emu.stats().requests).toBe(before + 1);
+  });
+
   it('should refuse a stream that ends with [DONE] alone (no token, no finish_reason) instead of a clean empty done', async () => {
     const res = await postSse(app.url, '/api/v1/code/generate/stream', {
       prompt: 'write a function [[fault:done-only]]',

@@ -241,6 +241,7 @@ export class ModelServerService {
     }
     run.firstTokenAt = performance.now();
     clearTimeout(run.firstTokenTimer);
+    if (cutShort(answer.finishReason)) throw this.cutShort(state, answer.finishReason);
     run.promptTokens = answer.promptTokens;
     run.completionTokens = answer.completionTokens;
     run.finishReason = answer.finishReason;
@@ -341,6 +342,7 @@ export class ModelServerService {
           // Nothing generated and no reason given: a broken answer, never a clean empty one.
           return reject(new AttemptError(ErrorCode.E5006, `${state.label}: stream ended with no tokens`, true));
         }
+        if (cutShort(run.finishReason)) return reject(this.cutShort(state, run.finishReason));
         const rest = stripper.flush();
         if (rest.length > 0) emit(rest);
         if (tooLarge) return reject(this.tooLarge(state));
@@ -389,6 +391,10 @@ export class ModelServerService {
     });
   }
 
+  private cutShort(state: ServerState, reason: string): AttemptError {
+    return new AttemptError(ErrorCode.E5007, `${state.label}: generation ended early (finish_reason ${reason})`, true);
+  }
+
   private tooLarge(state: ServerState): AttemptError {
     return new AttemptError(
       ErrorCode.E5006,
@@ -432,4 +438,9 @@ function retryAfter(headers: Record<string, string | string[] | undefined>): num
 
 function finishReason(raw: string | undefined): FinishReason {
   return raw === 'length' ? 'length' : 'stop';
+}
+
+/** vLLM ends a request its engine dropped with `abort` (newer builds: `error`): a truncated answer, not a finish. */
+function cutShort(raw: string | undefined): raw is string {
+  return raw !== undefined && raw !== 'stop' && raw !== 'length';
 }
