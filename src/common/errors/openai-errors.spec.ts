@@ -40,6 +40,22 @@ describe('toOpenAiError', () => {
     }
   });
 
+  it('should say what is wrong in message, as the SDKs show only message', () => {
+    const details = [
+      { field: 'temperature', message: 'temperature must not be greater than 2' },
+      { field: 'n', message: 'n must be 1' },
+    ];
+    expect(of(ErrorCode.E4006, { details }).message).toBe(
+      'Invalid field value: temperature must not be greater than 2; n must be 1',
+    );
+    // a detail the message already says, or a machine code, is not repeated
+    const tools = of(ErrorCode.E4006, {
+      message: 'Tool calls are not supported',
+      details: [{ field: 'tool_choice', message: TOOLS_NOT_SUPPORTED }],
+    });
+    expect(tools.message).toBe('Tool calls are not supported');
+  });
+
   it('should call an unknown model model_not_found and tools refusals tools_not_supported', () => {
     expect(of(ErrorCode.E4009, { details: [{ field: 'model', message: 'model_not_found' }] })).toMatchObject({
       status: 404,
@@ -64,7 +80,7 @@ describe('openAiErrorBody and streamErrorFrames', () => {
     const e = of(ErrorCode.E4006, { message: 'bad "x"\nhere', details: [{ field: 'stop', message: 'm' }] });
     expect(JSON.parse(openAiErrorBody(e, 'INC-20261130-0000ABCD'))).toEqual({
       error: {
-        message: 'bad "x"\nhere',
+        message: 'bad "x"\nhere: m',
         type: 'invalid_request_error',
         param: 'stop',
         code: 'E4006',

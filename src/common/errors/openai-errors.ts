@@ -69,11 +69,19 @@ export function toOpenAiError(mapped: Mapped): OpenAiError {
   const withParam = [ErrorCode.E4002, ErrorCode.E4006, ErrorCode.E4007, ErrorCode.E4009].includes(mapped.code);
   return {
     status: STATUS[mapped.code] ?? mapped.status,
-    message: mapped.message,
+    message: withDetails(mapped, code),
     type: TYPE[mapped.code],
     param: withParam && field ? field : null,
     code,
   };
+}
+
+// The SDKs show only `message`: "Invalid field value(s)" alone would not say what to fix.
+function withDetails(mapped: Mapped, code: string): string {
+  const problems = (mapped.details ?? [])
+    .map((d) => d.message)
+    .filter((m) => m && m !== code && !mapped.message.includes(m));
+  return problems.length > 0 ? `${mapped.message}: ${problems.join('; ')}` : mapped.message;
 }
 
 /** `{"error":{message,type,param,code,incident_id}}`. */
