@@ -123,3 +123,82 @@ describe('Redis alive but silent (SIGSTOP)', () => {
     }
   });
 });
+
+describe('Stream slots across a Redis freeze', () => {
+  let emu: ModelServerEmulator;
+  let redis: ThrowawayRedis;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    emu = new ModelServerEmulator();
+    await emu.listen();
+    redis = await startRedisServer();
+    app = await startTestApp({
+      env: { REDIS_URL: redis.url, VLLM_SERVER_URL: emu.url, REDIS_COMMAND_TIMEOUT_MS: '150' },
+    });
+  });
+  afterAll(async () => {
+    if (redis?.process.exitCode === null) redis.process.kill('SIGCONT');
+    await app?.close();
+    redis?.kill();
+    await emu?.close();
+  });
+
+  it('should not leave a slot behind when an acquire that timed out runs after Redis wakes up', async () => {
+    const issued = await app.request('POST', `${V1}/admin/api-keys`, {
+      body: { email: 'one-stream@example.com', max_concurrent_streams: 1 },
+    });
+    expect(issued.status).toBe(201);
+    const headers = { 'X-API-Key': issued.body.api_key as string };
+    const stream = () =>
+      postSse(app.url, `${V1}/code/generate/stream`, { prompt: 'Stream it', cache: false }, { headers });
+    expect((await stream()).status).toBe(200); // the key is verified and its preferences loaded before the freeze
+
+    redis.process.kill('SIGSTOP');
+    try {
+      // The acquire times out and the stream runs on an in-process slot, released when it ends...
+      const during = await stream();
+      expect([during.status, during.frames.at(-2)?.data?.type]).toEqual([200, 'done']);
+    } finally {
+      redis.process.kill('SIGCONT');
+    }
+    // ...but Redis still runs the acquire it had queued once it wakes up.
+    await waitFor(async () => (await app.request('GET', '/health')).body.services.redis === 'connected', 10_000);
+
+    const after = await stream();
+    expect([after.status, after.body?.error_code]).toEqual([200, undefined]);
+  });
+
+  it('should give back a slot released while the breaker is open once Redis answers again', async () => {
+    const issued = await app.request('POST', `${V1}/admin/api-keys`, {
+      body: { email: 'one-stream-release@example.com', max_concurrent_streams: 1 },
+    });
+    const headers = { 'X-API-Key': issued.body.api_key as string };
+    const body = { prompt: 'Stream it slowly', cache: false, max_tokens: 20 };
+    expect((await postSse(app.url, `${V1}/code/generate/stream`, body, { headers })).status).toBe(200);
+
+    emu.configure({ tokenDelayMs: 50 });
+    let frozen: Promise<unknown> | undefined;
+    try {
+      // The slot is taken in Redis; Redis freezes mid-stream and the breaker opens before the stream ends.
+      const during = await postSse(app.url, `${V1}/code/generate/stream`, body, {
+        headers,
+        onFrame: (f) => {
+          if (f.data?.type !== 'token' || frozen) return;
+          redis.process.kill('SIGSTOP');
+          frozen = Promise.all([1, 2, 3].map(() => app.request('GET', `${V1}/users/me`)));
+        },
+      });
+      expect(during.frames.at(-2)?.data?.type).toBe('done');
+      await frozen;
+      expect(app.logs.some((l) => l.includes('redis circuit open'))).toBe(true);
+    } finally {
+      redis.process.kill('SIGCONT');
+      emu.configure({ tokenDelayMs: 0 });
+    }
+    await waitFor(async () => (await app.request('GET', '/health')).body.services.redis === 'connected', 10_000);
+
+    const after = await postSse(app.url, `${V1}/code/generate/stream`, body, { headers });
+    expect([after.status, after.body?.error_code]).toEqual([200, undefined]);
+  });
+});

@@ -68,17 +68,23 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
   /** true/false: Redis answered; undefined: use memory. */
   private async tryRedis(owner: string, slot: string, limit: number): Promise<boolean | undefined> {
     if (!this.redis.client) return undefined;
+    const key = this.redis.key('streams', owner);
+    let sent: Promise<unknown> | undefined;
     try {
-      const r = await this.redis.call((client) =>
-        client.eval(ACQUIRE_SCRIPT, {
-          keys: [this.redis.key('streams', owner)],
-          arguments: [String(limit), String(SLOT_TTL_MS), slot],
-        }),
+      const r = await this.redis.call(
+        (client) =>
+          (sent = client.eval(ACQUIRE_SCRIPT, { keys: [key], arguments: [String(limit), String(SLOT_TTL_MS), slot] })),
       );
       this.outage.recovered();
       return Number(r) === 1;
     } catch (e) {
       this.outage.failed(e);
+      // A frozen Redis runs the timed-out acquire when it wakes up: that slot is nobody's and would
+      // refuse the key's streams until it expires.
+      sent?.then(
+        (added) => Number(added) === 1 && this.giveBack(key, slot),
+        () => undefined,
+      );
       return undefined;
     }
   }
@@ -95,9 +101,18 @@ export class StreamSlotsService extends StreamSlotsPort implements OnModuleDestr
     return once(() => {
       clearInterval(heartbeat);
       this.heartbeats.delete(heartbeat);
-      // If Redis is down now, the slot's expiry frees it.
-      this.redis.call((client) => client.zRem(key, slot)).catch(() => undefined);
+      this.giveBack(key, slot);
     });
+  }
+
+  /**
+   * Past the breaker: while it is open a release through `call` is never sent, and the slot would
+   * refuse the key's streams for up to SLOT_TTL_MS after Redis is back. A frozen Redis runs the
+   * queued ZREM when it wakes; a lost connection rejects it at once and the slot's expiry frees it.
+   */
+  private giveBack(key: string, slot: string): void {
+    if (!this.redis.client?.isReady) return;
+    this.redis.client.zRem(key, slot).catch(() => undefined);
   }
 }
 
