@@ -9,6 +9,7 @@ import { accessLogHook } from './common/http/access-log';
 import { LeanExpressAdapter } from './common/http/lean-express.adapter';
 import { jsonBodyMiddleware } from './common/http/json-body.middleware';
 import { requestPipeline } from './common/http/request-pipeline';
+import { answerClientErrors } from './common/http/client-errors';
 import { ServerLifecycle } from './common/http/server-lifecycle';
 import { setupSwagger } from './common/http/swagger';
 import { JsonLogger } from './common/logging/json-logger';
@@ -93,6 +94,7 @@ export async function startServer(
   // REQUEST_BODY_TIMEOUT_SECONDS. Node checks these every 30 s; the body middleware enforces bodies to the second.
   server.requestTimeout = config.http.bodyTimeoutMs;
   server.headersTimeout = Math.min(66_000, config.http.bodyTimeoutMs);
+  answerClientErrors(server);
   const { port } = server.address() as AddressInfo;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   let stopping: Promise<void> | undefined;
