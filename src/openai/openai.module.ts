@@ -4,12 +4,13 @@ import { GenerationModule } from '../generation/generation.module';
 import { ModelCards } from './model-cards';
 import { OpenAiController } from './openai.controller';
 import { openAiMetricProviders } from './openai.metrics';
+import { OpenAiResponder } from './openai.responder';
 import { OpenAiService } from './openai.service';
 
 /** The OpenAI-compatible front door at /v1 over the generation core. */
 @Module({
   imports: [GenerationModule, ErrorMonitoringModule],
   controllers: [OpenAiController],
-  providers: [...openAiMetricProviders, ModelCards, OpenAiService],
+  providers: [...openAiMetricProviders, ModelCards, OpenAiService, OpenAiResponder],
 })
 export class OpenAiModule {}
