@@ -15,7 +15,6 @@ import { DatabaseModule } from './database/database.module';
 import { ErrorMonitoringModule } from './error-monitoring/error-monitoring.module';
 import { ApiHealthModule, HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { ModelServerModule } from './model-server/model-server.module';
 import { OpenAiModule } from './openai/openai.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -45,7 +44,6 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         MetricsModule.forRoot(config.metrics.enabled),
-        ModelServerModule,
         HealthModule,
         ...apiModules,
         // At the root, not under API_V1_PREFIX: OpenAI clients append /models, /completions... to `<base>/v1`.

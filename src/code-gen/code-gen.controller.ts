@@ -4,9 +4,9 @@ import type { Response } from 'express';
 import { Observable } from 'rxjs';
 import { Authenticated, Principal } from '../common/auth/authenticated.decorator';
 import { AppRequest, AuthPrincipal } from '../common/http/app-request';
-import { clientSignal, drainedOrClosed } from '../common/http/request-pipeline';
+import { callContext, drainedOrClosed } from '../common/http/request-pipeline';
 import { annotateUsage, UsageAnnotation } from '../common/ports/usage-annotation';
-import { CallContext, CodeGenService } from './code-gen.service';
+import { CodeGenService } from './code-gen.service';
 import { CompleteCodeResponseDto, GenerateCodeResponseDto } from './dto/code-gen.responses';
 import { CompleteCodeDto } from './dto/complete-code.dto';
 import { GenerateCodeDto } from './dto/generate-code.dto';
@@ -57,7 +57,7 @@ export class CodeGenController {
     @Req() req: AppRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<GenerateCodeResponseDto> {
-    const answer = await this.codeGen.generate(dto, principal, context(req, res));
+    const answer = await this.codeGen.generate(dto, principal, callContext(req, res));
     recordOneShot(req, res, answer.usage);
     return answer.body;
   }
@@ -87,7 +87,7 @@ export class CodeGenController {
     return new Observable<SseItem>((sub) => {
       // Unsubscribing (client gone, shutdown deadline) aborts like a disconnect does.
       const teardown = new AbortController();
-      const ctx = { ...context(req, res), signal: AbortSignal.any([clientSignal(res), teardown.signal]) };
+      const ctx = callContext(req, res, teardown.signal);
       this.codeGen
         .stream(dto, principal, ctx, {
           begin: (info) => sub.next({ type: 'start', cached: info.cached }),
@@ -136,7 +136,7 @@ export class CodeGenController {
     @Req() req: AppRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CompleteCodeResponseDto> {
-    const answer = await this.codeGen.complete(dto, principal, context(req, res));
+    const answer = await this.codeGen.complete(dto, principal, callContext(req, res));
     recordOneShot(req, res, answer.usage);
     return answer.body;
   }
@@ -160,10 +160,6 @@ export class CodeGenController {
   health(): Promise<{ status: 'healthy' | 'unhealthy'; details: unknown }> {
     return this.codeGen.health();
   }
-}
-
-function context(req: AppRequest, res: Response): CallContext {
-  return { requestId: req.id, startedAt: req.startedAt, signal: clientSignal(res) };
 }
 
 /** The usage event, and the gateway's own share of the time (everything but waiting on the model server). */

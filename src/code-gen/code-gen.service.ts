@@ -4,6 +4,7 @@ import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AuthPrincipal } from '../common/http/app-request';
 import { AppLogger } from '../common/logging/json-logger';
+import { Answered, CallContext } from '../common/ports/call-context';
 import { UsageAnnotation } from '../common/ports/usage-annotation';
 import { UserPreferences, UserPreferencesPort } from '../common/ports/user-preferences.port';
 import { AppConfig } from '../config/app-config';
@@ -11,6 +12,7 @@ import { resolveAdapters, Task } from '../generation/adapters';
 import { buildFimPrompt } from '../generation/fim-prompt';
 import { GenerationService } from '../generation/generation.service';
 import { FrontDoorWriter, GenerationOutcome, GenerationRequest } from '../generation/generation.types';
+import { outcomeUsage } from '../generation/outcome-usage';
 import { TextCollector } from '../generation/text-collector';
 import { ModelServerPool } from '../model-server/model-server.pool';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
@@ -25,21 +27,6 @@ interface Prepared {
   task: Task;
   request: GenerationRequest;
   inputRules: string[];
-}
-
-/** What a HAPA route knows of its request, without HTTP: the front door builds it. */
-export interface CallContext {
-  requestId: string;
-  /** process.hrtime.bigint() when the request arrived. */
-  startedAt: bigint;
-  /** Aborts when the client leaves (and on the front door's own deadlines). */
-  signal: AbortSignal;
-}
-
-/** An answer plus what the front door records about it (usage event, overhead header). */
-export interface Answered<T> {
-  body: T;
-  usage: UsageAnnotation;
 }
 
 const COMPLETION_DEFAULT_TOKENS = 64;
@@ -256,7 +243,7 @@ export class CodeGenService {
   }
 }
 
-/** The usage event's model fields; a cached answer spent no model tokens and waited on no upstream of its own. */
+/** The usage event's fields: the task and the adapter that answered. */
 function usageOf(
   prepared: Prepared,
   outcome: GenerationOutcome,
@@ -266,13 +253,7 @@ function usageOf(
   return {
     adapter: prepared.request.adapter,
     modelType: prepared.task,
-    ...(!outcome.cached && {
-      promptTokens: outcome.usage.prompt_tokens,
-      completionTokens: outcome.usage.completion_tokens,
-      ttftMs: Math.round(outcome.ttftMs),
-      upstreamMs: Math.round(outcome.upstreamMs),
-    }),
-    cached: outcome.cached,
+    ...outcomeUsage(outcome),
     stream,
     completionId,
   };

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ModelServerModule } from '../model-server/model-server.module';
 import { ConfigController } from './config-status.controller';
 import { ApiHealthController, HealthController } from './health.controller';
 import { DependencyMonitor, dependencyUpGauge } from './dependency.monitor';
 import { HealthService } from './health.service';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false })],
+  imports: [TerminusModule.forRoot({ logger: false }), ModelServerModule],
   controllers: [HealthController],
   providers: [HealthService, dependencyUpGauge, DependencyMonitor],
   exports: [HealthService],

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { RedisService, withTimeout } from '../redis/redis.service';
-import { AiModelHealthPort } from './ai-model-health.port';
+import { AiModelHealthPort } from '../common/ports/ai-model-health.port';
 
 export interface DependencyCheck {
   status: 'up' | 'down' | 'not_configured';

@@ -4,7 +4,7 @@ import { Gauge } from 'prom-client';
 import { Pool } from 'undici';
 import { AppLogger } from '../common/logging/json-logger';
 import { AppConfig } from '../config/app-config';
-import { AiModelHealth, AiModelHealthPort } from '../health/ai-model-health.port';
+import { AiModelHealth, AiModelHealthPort } from '../common/ports/ai-model-health.port';
 import { DevEmulator, startDevEmulator } from './dev-emulator';
 import { HapaClient } from './hapa.client';
 import { MODEL_SERVER_UP } from './model-server.metrics';

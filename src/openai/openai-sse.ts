@@ -4,13 +4,6 @@ export const SSE_DONE = 'data: [DONE]\n\n';
 /** An SSE comment: parsers skip it (never `: ping`, which Continue's parser treats like [DONE]). */
 export const SSE_KEEP_ALIVE = ': keep-alive\n\n';
 
-export const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};
-
 export type ChunkShape = 'text_completion' | 'chat';
 
 /**

@@ -11,6 +11,7 @@ import {
   OpenAiModelDto,
   OpenAiModelListDto,
 } from './dto/openai-response.dto';
+import { OpenAiResponder } from './openai.responder';
 import { OpenAiService } from './openai.service';
 
 const GENERATE: AuthOptions = { permission: ['code_generation', 'code_completion'] };
@@ -23,7 +24,10 @@ const STREAM_NOTE =
 @ApiExtraModels(OpenAiErrorResponseDto)
 @Controller('v1')
 export class OpenAiController {
-  constructor(private readonly openai: OpenAiService) {}
+  constructor(
+    private readonly openai: OpenAiService,
+    private readonly responder: OpenAiResponder,
+  ) {}
 
   @Get('models')
   @Authenticated()
@@ -76,7 +80,7 @@ export class OpenAiController {
     @Req() req: AppRequest,
     @Res() res: Response,
   ): Promise<void> {
-    return this.openai.completion(dto, principal, req, res);
+    return this.responder.reply(req, res, this.openai.completion(dto, principal, req.body));
   }
 
   @Post('fim/completions')
@@ -100,7 +104,7 @@ export class OpenAiController {
     @Req() req: AppRequest,
     @Res() res: Response,
   ): Promise<void> {
-    return this.openai.completion(dto, principal, req, res, true);
+    return this.responder.reply(req, res, this.openai.completion(dto, principal, req.body, true));
   }
 
   @Post('chat/completions')
@@ -131,6 +135,6 @@ export class OpenAiController {
     @Req() req: AppRequest,
     @Res() res: Response,
   ): Promise<void> {
-    return this.openai.chat(dto, principal, req, res);
+    return this.responder.reply(req, res, this.openai.chat(dto, principal, req.body));
   }
 }

@@ -1,22 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
-import { errorEvent, mapException } from '../common/errors/all-exceptions.filter';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-codes';
-import { ErrorReporter } from '../common/errors/error-reporter';
-import { newIncidentId } from '../common/errors/incident-id';
-import { AppRequest, AuthPrincipal } from '../common/http/app-request';
-import { clientSignal, drainedOrClosed } from '../common/http/request-pipeline';
-import { ServerLifecycle } from '../common/http/server-lifecycle';
-import { annotateUsage } from '../common/ports/usage-annotation';
+import { TOOLS_NOT_SUPPORTED } from '../common/errors/openai-errors';
+import { AuthPrincipal } from '../common/http/app-request';
+import { Answered, CallContext } from '../common/ports/call-context';
+import { UsageAnnotation } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
-import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
 import { GenerationService } from '../generation/generation.service';
+import { DeltaWriter, GenerationCall, GenerationOutcome, GenerationRequest } from '../generation/generation.types';
+import { outcomeUsage } from '../generation/outcome-usage';
 import { TextCollector } from '../generation/text-collector';
-import { GenerationOutcome, GenerationRequest } from '../generation/generation.types';
 import { UPSTREAM_STOP } from '../model-server/stop-markers';
 import { ChatMessage, readMessages, renderChat } from './chat-prompt';
 import { ChatCompletionRequestDto, CompletionRequestDto, OpenAiSamplingDto } from './dto/openai-request.dto';
@@ -30,8 +26,7 @@ import { detectFim, FimMarkerStripper, renderFim, templateMarkers } from './fim-
 import { ModelCards } from './model-cards';
 import { mayUse, OpenAiModelCatalog, ResolvedModel } from './openai-models';
 import { OPENAI_TOOLS_IGNORED } from './openai.metrics';
-import { streamErrorFrames, toOpenAiError, TOOLS_NOT_SUPPORTED } from '../common/errors/openai-errors';
-import { ChunkFramer, ChunkShape, SSE_DONE, SSE_HEADERS } from './openai-sse';
+import type { ChunkShape } from './openai-sse';
 import { refuseForbiddenFields, samplingExtras } from './vllm-extras';
 
 /** vLLM's own default is 16 tokens: far too few for any of these uses. */
@@ -39,23 +34,42 @@ const DEFAULT_MAX_TOKENS = { autocomplete: 128, other: 1024 };
 const DEFAULT_TEMPERATURE = { autocomplete: 0.2, other: 0.3 };
 const DEFAULT_TOP_P = 0.95;
 
-/** One /v1 generation, ready for the core. */
-interface Prepared {
-  model: ResolvedModel;
-  request: GenerationRequest;
+/** One /v1 generation, checked and ready for the core; the HTTP side frames its answer from the public fields. */
+export interface OpenAiCall {
+  /** `cmpl-…` / `chatcmpl-…`: the answer's id in every chunk and in the usage event. */
+  id: string;
+  /** Unix seconds, in every chunk. */
+  created: number;
+  /** The model name the client sent, echoed in the answer. */
+  model: string;
+  /** The stream's chunk shape (/v1/fim/completions streams chat chunks). */
   shape: ChunkShape;
+  stream: boolean;
+  /** `stream_options.include_usage`: a usage chunk before [DONE]. */
+  includeUsage: boolean;
+  readonly prepared: Prepared;
+}
+
+interface Prepared {
+  resolved: ResolvedModel;
+  request: GenerationRequest;
+  principal: AuthPrincipal | undefined;
   /** Non-stream answer object. */
   object: 'text_completion' | 'chat.completion';
-  stream: boolean;
-  includeUsage: boolean;
   /** FIM markers removed from the answer (a FIM prompt, or include_stop_str_in_output). */
   stripFim: boolean;
 }
 
+/** A streamed answer's end: the core's outcome and the usage event's fields. */
+export interface Streamed {
+  outcome: GenerationOutcome;
+  usage: UsageAnnotation;
+}
+
 /**
- * The OpenAI-compatible front door: turns `/v1` bodies into generation calls (model names, FIM
- * normalisation, chat rendering, sampling), then owns everything HTTP about the answer: status,
- * SSE framing, in-stream errors, usage annotation. Generation, cache and coalescing are the core's.
+ * The `/v1` rules: turns OpenAI bodies into generation calls (model names and permissions, FIM
+ * normalisation, chat rendering, sampling, refused fields) and shapes the answers. Generation, cache
+ * and coalescing are the core's; status, SSE framing and in-stream errors are OpenAiResponder's.
  */
 @Injectable()
 export class OpenAiService {
@@ -65,8 +79,6 @@ export class OpenAiService {
     private readonly config: AppConfig,
     private readonly generation: GenerationService,
     private readonly cards: ModelCards,
-    private readonly reporter: ErrorReporter,
-    private readonly lifecycle: ServerLifecycle,
     @InjectMetric(OPENAI_TOOLS_IGNORED) private readonly toolsIgnored: Counter,
   ) {
     this.catalog = new OpenAiModelCatalog(config.modelServer.adapterOverrides);
@@ -95,15 +107,12 @@ export class OpenAiService {
     return { ...listed, id: name };
   }
 
-  /** POST /v1/completions, and /v1/fim/completions (`fim`: streams in the chat-chunk shape). */
-  completion(
-    dto: CompletionRequestDto,
-    principal: AuthPrincipal | undefined,
-    req: AppRequest,
-    res: Response,
-    fim = false,
-  ): Promise<void> {
-    refuseForbiddenFields(req.body);
+  /**
+   * POST /v1/completions, and /v1/fim/completions (`fim`: streams in the chat-chunk shape). `body` is
+   * the request as sent, for the fields the gateway refuses.
+   */
+  completion(dto: CompletionRequestDto, principal: AuthPrincipal | undefined, body: unknown, fim = false): OpenAiCall {
+    refuseForbiddenFields(body);
     const model = this.resolve(dto.model, principal);
     const autocomplete = model.task === 'code_completion';
     const template = this.config.modelServer.fimTemplates[model.adapter] ?? this.config.modelServer.fimTemplate;
@@ -120,47 +129,59 @@ export class OpenAiService {
       isFim = detected !== undefined || autocomplete || fim;
     }
     const stop = [...UPSTREAM_STOP, ...(isFim ? templateMarkers(template) : [])];
-    return this.run(
-      {
-        model,
-        request: this.request(model, prompt, dto, dto.max_tokens ?? dto.max_completion_tokens, stop),
-        shape: fim ? 'chat' : 'text_completion',
-        object: 'text_completion',
-        stream: dto.stream === true,
-        includeUsage: dto.stream === true && dto.stream_options?.include_usage === true,
-        stripFim: isFim || dto.include_stop_str_in_output === true,
-      },
-      req,
-      res,
-    );
+    return newCall(dto, fim ? 'chat' : 'text_completion', {
+      resolved: model,
+      request: this.request(model, prompt, dto, dto.max_tokens ?? dto.max_completion_tokens, stop),
+      principal,
+      object: 'text_completion',
+      stripFim: isFim || dto.include_stop_str_in_output === true,
+    });
   }
 
   /** POST /v1/chat/completions: rendered in the adapters' format and sent to the completions route upstream. */
-  chat(
-    dto: ChatCompletionRequestDto,
-    principal: AuthPrincipal | undefined,
-    req: AppRequest,
-    res: Response,
-  ): Promise<void> {
-    refuseForbiddenFields(req.body);
+  chat(dto: ChatCompletionRequestDto, principal: AuthPrincipal | undefined, body: unknown): OpenAiCall {
+    refuseForbiddenFields(body);
     refuseRequiredTools(dto.tool_choice);
     if (Array.isArray(dto.tools) && dto.tools.length > 0) this.toolsIgnored.inc();
     const messages: ChatMessage[] = readMessages(dto.messages);
     const model = this.resolve(dto.model, principal);
     const prompt = renderChat(model.task, messages);
-    return this.run(
-      {
-        model,
-        request: this.request(model, prompt, dto, dto.max_completion_tokens ?? dto.max_tokens, UPSTREAM_STOP),
-        shape: 'chat',
-        object: 'chat.completion',
-        stream: dto.stream === true,
-        includeUsage: dto.stream === true && dto.stream_options?.include_usage === true,
-        stripFim: dto.include_stop_str_in_output === true,
+    return newCall(dto, 'chat', {
+      resolved: model,
+      request: this.request(model, prompt, dto, dto.max_completion_tokens ?? dto.max_tokens, UPSTREAM_STOP),
+      principal,
+      object: 'chat.completion',
+      stripFim: dto.include_stop_str_in_output === true,
+    });
+  }
+
+  /** The whole answer as one completion object (`stream: false`). */
+  async answer(
+    call: OpenAiCall,
+    ctx: CallContext,
+  ): Promise<Answered<CompletionResponseDto | ChatCompletionResponseDto>> {
+    const collector = new TextCollector();
+    const outcome = await this.generation.generate(generationCall(call, ctx), collector);
+    const text = call.prepared.stripFim ? stripFim(collector.text) : collector.text;
+    return { body: toDto(call, text, outcome), usage: usageOf(call, outcome) };
+  }
+
+  /**
+   * Streams the answer's text to `out` (the HTTP side frames it), FIM markers removed and empty
+   * deltas dropped, and resolves after the last delta with the outcome.
+   */
+  async stream(call: OpenAiCall, ctx: CallContext, out: DeltaWriter): Promise<Streamed> {
+    const stripper = call.prepared.stripFim ? new FimMarkerStripper() : undefined;
+    const outcome = await this.generation.generate(generationCall(call, ctx), {
+      write(delta) {
+        const clean = stripper ? stripper.push(delta) : delta;
+        return clean.length === 0 || out.write(clean);
       },
-      req,
-      res,
-    );
+      drained: () => out.drained(),
+    });
+    const rest = stripper?.flush();
+    if (rest) out.write(rest);
+    return { outcome, usage: usageOf(call, outcome) };
   }
 
   private resolve(name: string, principal: AuthPrincipal | undefined): ResolvedModel {
@@ -190,134 +211,6 @@ export class OpenAiService {
       extra: samplingExtras(dto as unknown as Record<string, unknown>),
     };
   }
-
-  private async run(p: Prepared, req: AppRequest, res: Response): Promise<void> {
-    p.request.requestId = req.id;
-    // A forced shutdown ends the stream like a disconnect does, but the client still gets an in-stream E5008.
-    const shutdown = new AbortController();
-    const unregister = this.lifecycle.onDeadline(() => shutdown.abort());
-    const signal = AbortSignal.any([clientSignal(res), shutdown.signal]);
-    const id = `${p.object === 'chat.completion' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
-    const created = Math.floor(Date.now() / 1000);
-    const framer = new ChunkFramer(p.shape, id, created, p.model.requested);
-    const stripper = p.stripFim ? new FimMarkerStripper() : undefined;
-    const collector = new TextCollector();
-    let started = false;
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, SSE_HEADERS);
-    };
-    // Frames written in one event-loop turn (several tokens of one upstream chunk) leave in one writev.
-    let corked = false;
-    const uncork = (): void => {
-      corked = false;
-      res.uncork();
-    };
-    const out = p.stream
-      ? {
-          write: (delta: string): boolean => {
-            const clean = stripper ? stripper.push(delta) : delta;
-            if (clean.length === 0) return true;
-            start();
-            if (!corked) {
-              corked = true;
-              res.cork();
-              process.nextTick(uncork);
-            }
-            return res.write(framer.token(clean));
-          },
-          drained: () => drainedOrClosed(res),
-        }
-      : collector;
-    try {
-      const outcome = await this.generation.generate(
-        { request: p.request, principal: req.principal, cache: true, stream: p.stream, signal },
-        out,
-      );
-      this.annotate(res, p, outcome, id);
-      if (p.stream) {
-        const rest = stripper?.flush() ?? '';
-        start();
-        let tail = rest ? framer.token(rest) : '';
-        tail += framer.finish(outcome.finishReason);
-        if (p.includeUsage) tail += framer.usage(outcome.usage);
-        res.end(tail + SSE_DONE);
-      } else {
-        const text = stripper ? stripper.push(collector.text) + stripper.flush() : collector.text;
-        res.status(200).json(this.answer(p, id, created, text, outcome));
-      }
-    } catch (e) {
-      const shuttingDown = shutdown.signal.aborted;
-      const error = shuttingDown ? new AppException(ErrorCode.E5008, { message: 'Server is shutting down' }) : e;
-      if (error instanceof ClientGoneError || (signal.aborted && !shuttingDown)) {
-        // Nobody is left to answer; the core aborted the upstream call unless others wait on it.
-        if (!res.writableEnded) res.end();
-        return;
-      }
-      if (error instanceof ClientStalledError && res.headersSent) {
-        // Nobody is reading: drop the connection rather than queue an error frame behind a full buffer.
-        res.destroy();
-        return;
-      }
-      if (!res.headersSent) throw error;
-      // The stream has started: the error goes in-band, then [DONE], so clients raise instead of keeping a truncated answer.
-      const mapped = mapException(error);
-      const incidentId = newIncidentId();
-      this.reporter.report(errorEvent(req, mapped, incidentId, error));
-      res.end(streamErrorFrames(toOpenAiError(mapped), incidentId));
-    } finally {
-      unregister();
-    }
-  }
-
-  private answer(
-    p: Prepared,
-    id: string,
-    created: number,
-    text: string,
-    outcome: GenerationOutcome,
-  ): CompletionResponseDto | ChatCompletionResponseDto {
-    const base = { id, created, model: p.model.requested, usage: outcome.usage };
-    if (p.object === 'chat.completion') {
-      return {
-        ...base,
-        object: 'chat.completion',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: text },
-            logprobs: null,
-            finish_reason: outcome.finishReason,
-          },
-        ],
-      };
-    }
-    return {
-      ...base,
-      object: 'text_completion',
-      choices: [{ index: 0, text, logprobs: null, finish_reason: outcome.finishReason }],
-    };
-  }
-
-  private annotate(res: Response, p: Prepared, outcome: GenerationOutcome, completionId: string): void {
-    // A cached answer spent no model tokens and waited on no upstream of its own.
-    const fresh = !outcome.cached;
-    annotateUsage(res, {
-      adapter: p.model.adapter,
-      modelType: p.model.task,
-      requestedModel: p.model.requested,
-      ...(fresh && {
-        promptTokens: outcome.usage.prompt_tokens,
-        completionTokens: outcome.usage.completion_tokens,
-        ttftMs: Math.round(outcome.ttftMs),
-        upstreamMs: Math.round(outcome.upstreamMs),
-      }),
-      cached: outcome.cached,
-      stream: p.stream,
-      completionId,
-    });
-  }
 }
 
 /** Agent clients send tools on every request; only a demand that a tool be called is refused. */
@@ -329,4 +222,74 @@ function refuseRequiredTools(toolChoice: unknown): void {
       details: [{ field: 'tool_choice', message: TOOLS_NOT_SUPPORTED }],
     });
   }
+}
+
+function newCall(dto: OpenAiSamplingDto, shape: ChunkShape, prepared: Prepared): OpenAiCall {
+  const prefix = prepared.object === 'chat.completion' ? 'chatcmpl' : 'cmpl';
+  const stream = dto.stream === true;
+  return {
+    id: `${prefix}-${randomUUID().replace(/-/g, '')}`,
+    created: Math.floor(Date.now() / 1000),
+    model: prepared.resolved.requested,
+    shape,
+    stream,
+    includeUsage: stream && dto.stream_options?.include_usage === true,
+    prepared,
+  };
+}
+
+function generationCall(call: OpenAiCall, ctx: CallContext): GenerationCall {
+  const { request, principal } = call.prepared;
+  return {
+    request: { ...request, requestId: ctx.requestId },
+    principal,
+    cache: true,
+    stream: call.stream,
+    signal: ctx.signal,
+  };
+}
+
+function stripFim(text: string): string {
+  const stripper = new FimMarkerStripper();
+  return stripper.push(text) + stripper.flush();
+}
+
+function toDto(
+  call: OpenAiCall,
+  text: string,
+  outcome: GenerationOutcome,
+): CompletionResponseDto | ChatCompletionResponseDto {
+  const base = { id: call.id, created: call.created, model: call.model, usage: outcome.usage };
+  if (call.prepared.object === 'chat.completion') {
+    return {
+      ...base,
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: text },
+          logprobs: null,
+          finish_reason: outcome.finishReason,
+        },
+      ],
+    };
+  }
+  return {
+    ...base,
+    object: 'text_completion',
+    choices: [{ index: 0, text, logprobs: null, finish_reason: outcome.finishReason }],
+  };
+}
+
+/** The usage event's fields: the model asked for and the adapter that answered. */
+function usageOf(call: OpenAiCall, outcome: GenerationOutcome): UsageAnnotation {
+  const { resolved } = call.prepared;
+  return {
+    adapter: resolved.adapter,
+    modelType: resolved.task,
+    requestedModel: resolved.requested,
+    ...outcomeUsage(outcome),
+    stream: call.stream,
+    completionId: call.id,
+  };
 }

@@ -96,6 +96,18 @@ export function errorEvent(req: AppRequest, mapped: Mapped, incidentId: string, 
   };
 }
 
+/** Maps an error answered to `req` (as a response or in-band), gives it an incident id and reports it. */
+export function reportException(
+  reporter: ErrorReporter,
+  req: AppRequest,
+  exception: unknown,
+): { mapped: Mapped; incidentId: string } {
+  const mapped = mapException(exception);
+  const incidentId = newIncidentId();
+  reporter.report(errorEvent(req, mapped, incidentId, exception));
+  return { mapped, incidentId };
+}
+
 /**
  * The one error path: maps anything thrown to the spec §3 envelope, reports it to error
  * monitoring and never writes once headers are out (a started SSE stream reports in-band).
@@ -113,10 +125,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
-    const mapped = mapException(exception);
-    const incidentId = newIncidentId();
-
-    this.reporter.report(errorEvent(req, mapped, incidentId, exception));
+    const { mapped, incidentId } = reportException(this.reporter, req, exception);
 
     if (res.headersSent) {
       if (!res.writableEnded) res.end();

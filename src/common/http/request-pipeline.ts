@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Response } from 'express';
+import type { CallContext } from '../ports/call-context';
 import { AppRequest } from './app-request';
 import { ServerLifecycle } from './server-lifecycle';
 
@@ -21,6 +22,16 @@ export function clientSignal(res: Response): AbortSignal {
     if (clientGone(res)) ctl.abort();
   }
   return ctl.signal;
+}
+
+/** What a front-door service gets of its request; `deadline` (the route's own) aborts it like a disconnect. */
+export function callContext(req: AppRequest, res: Response, deadline?: AbortSignal): CallContext {
+  const client = clientSignal(res);
+  return {
+    requestId: req.id,
+    startedAt: req.startedAt,
+    signal: deadline ? AbortSignal.any([client, deadline]) : client,
+  };
 }
 
 /** Resolves once the response can take more ('drain'), or will never need to ('close'). */

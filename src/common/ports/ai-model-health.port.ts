@@ -4,7 +4,7 @@ export interface AiModelHealth {
   servers: { url?: string; protocol: string; healthy: boolean; in_flight?: number; error?: string }[];
 }
 
-/** Implemented by the model-server module; health reads it without depending on that module. */
+/** Implemented by the model-server pool; the health checks read it without knowing the pool or its clients. */
 export abstract class AiModelHealthPort {
   /** Without `detailed`, nothing that names a host (the form public routes such as /code/health show). */
   abstract check(options?: { detailed?: boolean }): Promise<AiModelHealth>;
