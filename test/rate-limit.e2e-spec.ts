@@ -201,6 +201,31 @@ describe('rate limiting', () => {
     }
   });
 
+  it('should not spend the everything-else budget of admins (ops routes during an incident), only their generation', async () => {
+    const app = await startTestApp({
+      apiKey: false,
+      extraModules: [ProbeModule],
+      env: { ADMIN_API_KEY: ADMIN_KEY, DEFAULT_RATE_LIMIT: '1', API_RATE_LIMIT: '2', RATE_LIMIT_RULES: '' },
+    });
+    try {
+      const admin = await factory.adminKey(app, ADMIN_KEY, { email: factory.email(), permissions: ['admin'] });
+      const user = await factory.apiKey(app);
+      for (const key of [ADMIN_KEY, admin.key]) {
+        for (let i = 0; i < 4; i++) expect((await hit(app, key)).status).toBe(200);
+      }
+      // an ordinary key still has the budget
+      expect((await hit(app, user.key)).status).toBe(200);
+      expect((await hit(app, user.key)).status).toBe(200);
+      expect((await hit(app, user.key)).status).toBe(429);
+      // and the admin's generation is still limited
+      const generate = () => app.request('POST', `${V1}/code/generate`, { body: {}, headers: xApiKey(admin.key) });
+      expect((await generate()).status).toBe(422);
+      expect((await generate()).status).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('should hold the seeds defaults: 100/hour for generation, far more for autocomplete and reads', async () => {
     const defaults = Object.fromEntries(
       (['DEFAULT_RATE_LIMIT', 'AUTOCOMPLETE_RATE_LIMIT', 'API_RATE_LIMIT', 'RATE_LIMIT_RULES'] as const).map((n) => [
