@@ -180,13 +180,14 @@ describe('Stream slots across a Redis freeze', () => {
     emu.configure({ tokenDelayMs: 50 });
     let frozen: Promise<unknown> | undefined;
     try {
-      // The slot is taken in Redis; Redis freezes mid-stream and the breaker opens before the stream ends.
+      // The slot is taken in Redis; Redis freezes mid-stream and the breaker opens before the stream ends
+      // (the key's own reads spend its budget in Redis; an admin's would not touch Redis).
       const during = await postSse(app.url, `${V1}/code/generate/stream`, body, {
         headers,
         onFrame: (f) => {
           if (f.data?.type !== 'token' || frozen) return;
           redis.process.kill('SIGSTOP');
-          frozen = Promise.all([1, 2, 3].map(() => app.request('GET', `${V1}/users/me`)));
+          frozen = Promise.all([1, 2, 3].map(() => app.request('GET', `${V1}/users/me`, { headers })));
         },
       });
       expect(during.frames.at(-2)?.data?.type).toBe('done');
