@@ -99,6 +99,10 @@ describe.each([
     expectEnvelope(res.body, 'E4006', '/api/v1/probe');
     const fields = res.body.details.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['name', 'count', 'inner.kind']));
+    // a value of the wrong type is told its type, not also every length rule it fails
+    expect(res.body.details.filter((d: { field: string }) => d.field === 'name')).toEqual([
+      { field: 'name', message: 'name must be a string' },
+    ]);
   });
 
   it('should answer an unknown route with 404 E4009', async () => {

@@ -13,11 +13,17 @@ import { AppException, FieldProblem } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
 import { CompiledValidation } from './compiled-validation';
 
+// A value of the wrong type fails its length and range rules too; only the type says what to fix.
+const TYPE_CHECKS = ['isString', 'isInt', 'isNumber', 'isBoolean', 'isArray', 'isObject'];
+
 function flatten(errors: ValidationError[], parent = ''): { problem: FieldProblem; missing: boolean }[] {
   return errors.flatMap((e) => {
     const field = parent ? `${parent}.${e.property}` : e.property;
     const missing = e.value === undefined || e.value === null;
-    const own = Object.values(e.constraints ?? {}).map((message) => ({ problem: { field, message }, missing }));
+    const constraints = e.constraints ?? {};
+    const typeCheck = missing ? undefined : TYPE_CHECKS.find((k) => k in constraints);
+    const messages = typeCheck ? [constraints[typeCheck]] : Object.values(constraints);
+    const own = messages.map((message) => ({ problem: { field, message }, missing }));
     return [...own, ...flatten(e.children ?? [], field)];
   });
 }
