@@ -544,6 +544,8 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
     }
     const stop = body.stop === undefined || body.stop === null ? [] : normaliseStop(body.stop);
     if (!stop) return bad('stop must be a string or a list of strings');
+    // vLLM's SamplingParams refuses them (OpenAI accepts them).
+    if (stop.includes('')) return bad('stop cannot contain an empty string.');
     if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
       return bad('stream must be a boolean');
     }

@@ -234,9 +234,10 @@ describe('ModelServerEmulator (e2e)', () => {
       expect(body.data[1]).toMatchObject({ root: BASE_MODEL, parent: BASE_MODEL });
     });
 
-    it('should reject an unknown model with 404, a suffix and malformed JSON with 400', async () => {
+    it('should reject an unknown model with 404, a suffix, an empty stop string and malformed JSON with 400', async () => {
       const unknown = await post('/v1/completions', completion({ model: 'gpt-4' }));
       const suffix = await post('/v1/completions', completion({ suffix: '\n    return x' }));
+      const emptyStop = await post('/v1/completions', completion({ stop: ['\n', ''] }));
       const malformed = await post('/v1/completions', '{"model": "prompt",');
 
       expect(unknown.status).toBe(404);
@@ -245,9 +246,11 @@ describe('ModelServerEmulator (e2e)', () => {
       });
       expect(suffix.status).toBe(400);
       expect(await suffix.json()).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
+      expect(emptyStop.status).toBe(400);
+      expect(await emptyStop.json()).toMatchObject({ error: { message: 'stop cannot contain an empty string.' } });
       expect(malformed.status).toBe(400);
       expect(await malformed.json()).toMatchObject({ error: { code: 400 } });
-      expect(sut.stats().requests).toBe(3);
+      expect(sut.stats().requests).toBe(4);
     });
 
     it('should answer autocomplete with the continuation of the FIM prefix only', async () => {

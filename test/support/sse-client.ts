@@ -13,6 +13,8 @@ export interface SseResponse {
   /** The whole body as received. */
   text: string;
   frames: SseFrame[];
+  /** SSE comment lines (`: keep-alive`), when `allowComments`. */
+  comments: string[];
   /** JSON body when the answer was not a stream (pre-stream errors). */
   body?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -21,7 +23,13 @@ export async function postSse(
   baseUrl: string,
   path: string,
   body: unknown,
-  opts: { headers?: Record<string, string>; signal?: AbortSignal; onFrame?: (f: SseFrame) => void } = {},
+  opts: {
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    onFrame?: (f: SseFrame) => void;
+    /** /v1 may send `: keep-alive` comments; the HAPA wire format has none (a comment throws). */
+    allowComments?: boolean;
+  } = {},
 ): Promise<SseResponse> {
   const res = await fetch(baseUrl + path, {
     method: 'POST',
@@ -30,6 +38,7 @@ export async function postSse(
     signal: opts.signal,
   });
   const frames: SseFrame[] = [];
+  const comments: string[] = [];
   let text = '';
   let pending = '';
   const decoder = new TextDecoder();
@@ -42,6 +51,10 @@ export async function postSse(
       while ((i = pending.indexOf('\n\n')) !== -1) {
         const block = pending.slice(0, i);
         pending = pending.slice(i + 2);
+        if (opts.allowComments && block.startsWith(':')) {
+          comments.push(block);
+          continue;
+        }
         if (!block.startsWith('data: ')) throw new Error(`not a data frame: ${JSON.stringify(block)}`);
         const payload = block.slice(6);
         const frame = { raw: block, data: payload === '[DONE]' ? '[DONE]' : JSON.parse(payload) };
@@ -60,7 +73,7 @@ export async function postSse(
       parsed = undefined;
     }
   }
-  return { status: res.status, headers: res.headers, text, frames, body: parsed };
+  return { status: res.status, headers: res.headers, text, frames, comments, body: parsed };
 }
 
 /** Concatenated token content of a stream. */
