@@ -1,145 +1,218 @@
-import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { ModelServerEmulator } from '../emulator/emulator';
 import { postSse } from './support/sse-client';
 import { startTestApp, TestApp } from './support/test-app';
 
-// Findings of the external /v1 review (review-v1): each test states what openai.md (or vLLM /
-// the OpenAI API, where openai.md is silent) expects, and fails on main at 8bfa785.
+// Findings of the external review of /v1 (against openai.md; vLLM and the OpenAI API where openai.md
+// is silent), each over real HTTP against the emulator. The basics are in test/openai.e2e-spec.ts.
 
-/** A vLLM-shaped upstream whose every stream ends with a finish_reason of our choosing. */
-function finishReasonUpstream(reason: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      if (req.url === '/health') return void res.end('ok');
-      if (req.url === '/v1/models') {
-        res.setHeader('content-type', 'application/json');
-        return void res.end(JSON.stringify({ object: 'list', data: [{ id: 'base', max_model_len: 4096 }] }));
-      }
-      const body = JSON.parse(raw || '{}') as { stream?: boolean };
-      const choice = (text: string, finish: string | null) => ({ index: 0, text, finish_reason: finish });
-      if (!body.stream) {
-        res.setHeader('content-type', 'application/json');
-        return void res.end(JSON.stringify({ choices: [choice('partial', reason)] }));
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(`data: ${JSON.stringify({ choices: [choice('partial', null)] })}\n\n`);
-      res.write(`data: ${JSON.stringify({ choices: [choice('', reason)] })}\n\n`);
-      res.end('data: [DONE]\n\n');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    ),
-  );
-}
-
-describe('/v1 review findings: upstream finish_reason "abort"', () => {
-  let upstream: { url: string; close(): Promise<void> };
-  let app: TestApp;
-
-  beforeAll(async () => {
-    upstream = await finishReasonUpstream('abort');
-    app = await startTestApp({ env: { VLLM_SERVER_URL: upstream.url, CACHE_ENABLED: 'false' } });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await upstream?.close();
-  });
-
-  // vLLM ends a generation the engine aborted with finish_reason "abort": the answer is truncated,
-  // so it must never reach the client as a clean "stop" (openai.md, Errors: "never ... a silently truncated answer").
-  it('a streamed answer the model server aborted ends in an in-band error, not finish_reason "stop"', async () => {
-    const res = await postSse(app.url, '/v1/completions', { model: 'hapa-code', prompt: 'x', stream: true });
-    const datas = res.frames.map((f) => f.data as { error?: unknown; choices?: { finish_reason?: string }[] });
-    expect(datas.some((d) => d.error !== undefined)).toBe(true);
-    expect(datas.some((d) => d.choices?.[0]?.finish_reason === 'stop')).toBe(false);
-  });
-
-  it('a one-shot answer the model server aborted is an error, not a 200 with finish_reason "stop"', async () => {
-    const res = await app.request('POST', '/v1/completions', { body: { model: 'hapa-code', prompt: 'y' } });
-    expect(res.status).not.toBe(200);
-  });
-});
-
-describe('/v1 review findings: requests as sent upstream, errors, keep-alive', () => {
+describe('OpenAI-compatible API (/v1): review findings', () => {
   let emu: ModelServerEmulator;
   let app: TestApp;
-  const last = async () =>
-    (await (await fetch(`${emu.url}/_emulator/last`)).json()) as { prompt: string; stop?: string[] };
+
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request('POST', path, { body, headers });
+  const chat = (extra: Record<string, unknown>) =>
+    post('/v1/chat/completions', { model: 'hapa-code', max_tokens: 4, ...extra });
+  const say = [{ role: 'user', content: 'Write a function that reverses a list' }];
 
   beforeAll(async () => {
-    emu = new ModelServerEmulator({ slowDripMs: 2500 });
-    const url = await emu.listen();
-    app = await startTestApp({ env: { VLLM_SERVER_URL: url, CACHE_ENABLED: 'false', SSE_HEARTBEAT_SECONDS: '1' } });
+    emu = new ModelServerEmulator();
+    app = await startTestApp({
+      env: {
+        VLLM_SERVER_URL: await emu.listen(),
+        CACHE_ENABLED: 'false',
+        SSE_HEARTBEAT_SECONDS: '1',
+        SSE_CLIENT_STALL_SECONDS: '2',
+        AI_MODEL_TIMEOUT: '4',
+      },
+    });
   });
   afterAll(async () => {
     await app?.close();
     await emu?.close();
   });
+  beforeEach(() => emu.reset({ config: true }));
 
-  // The SDKs show only error.message: "400 Invalid field value(s)" says nothing of what to fix; the
-  // HAPA envelope's details ("temperature must not be greater than 2") are dropped on /v1.
-  it('a validation error names the problem in error.message, not only in param', async () => {
-    const res = await app.request('POST', '/v1/chat/completions', {
-      body: { model: 'hapa-code', messages: [{ role: 'user', content: 'x' }], temperature: 5 },
+  describe('a generation the model server aborted (finish_reason "abort")', () => {
+    // The answer is truncated: openai.md's Errors never let one reach the client as a clean "stop".
+    it('should end the stream with an in-band error, never finish_reason "stop"', async () => {
+      const res = await postSse(
+        app.url,
+        '/v1/completions',
+        { model: 'hapa-code', prompt: 'def add(a, b): [[fault:finish-abort]]', stream: true },
+        { allowComments: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.frames.at(-2)!.data.error).toMatchObject({ type: 'server_error', code: 'E5007' });
+      expect(res.frames.some((f) => f.data?.choices?.[0]?.finish_reason)).toBe(false);
     });
-    expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe('temperature');
-    expect(res.body.error.message).toMatch(/temperature/);
-  });
 
-  // vLLM's SamplingParams refuses them ("stop cannot contain an empty string."); OpenAI accepts "".
-  it('an empty stop string is not forwarded to the model server', async () => {
-    const res = await app.request('POST', '/v1/completions', {
-      body: { model: 'hapa-code', prompt: 'def f():', stop: ['', '\n\n'], max_tokens: 4 },
-    });
-    expect(res.status).toBe(200);
-    expect((await last()).stop).not.toContain('');
-  });
-
-  // vLLM joins text parts with "\n"; gluing them fuses the last word of one part with the first of the next.
-  it('text parts of one message are not glued together', async () => {
-    const res = await app.request('POST', '/v1/chat/completions', {
-      body: {
+    it('should answer a one-shot request with an error, not a 200 with finish_reason "stop"', async () => {
+      const res = await post('/v1/completions', {
         model: 'hapa-code',
-        max_tokens: 4,
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'part one' },
-              { type: 'text', text: 'part two' },
-            ],
-          },
+        prompt: 'def add(a, b): [[fault:finish-abort]]',
+      });
+      expect(res.status).toBe(502);
+      expect(res.body.error).toMatchObject({ type: 'server_error', code: 'E5007' });
+    });
+  });
+
+  describe('validation errors', () => {
+    // The SDKs show only error.message: "Invalid field value(s)" alone says nothing of what to fix.
+    it('should name the problem in error.message, not only in param', async () => {
+      const res = await chat({ messages: say, temperature: 5 });
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe('temperature');
+      expect(res.body.error.message).toMatch(/temperature/);
+    });
+  });
+
+  describe('stop strings', () => {
+    // vLLM's SamplingParams refuses them ("stop cannot contain an empty string."), as the emulator does; OpenAI accepts "".
+    it.each([
+      ['an empty string', '', ['<|EOT|>']],
+      ['an array with an empty string', ['', '\n\n'], ['\n\n', '<|EOT|>']],
+    ])('should drop %s instead of forwarding it', async (_, stop, sent) => {
+      const res = await post('/v1/completions', { model: 'hapa-code', prompt: 'def f():', stop, max_tokens: 4 });
+      expect(res.status).toBe(200);
+      const upstream = emu.lastRequest()!.stop!;
+      expect(upstream).not.toContain('');
+      expect(upstream).toEqual(expect.arrayContaining(sent));
+    });
+  });
+
+  describe('chat messages', () => {
+    // vLLM joins text parts with "\n": gluing them fuses the last word of one part with the first of the next.
+    it('should join the text parts of one message with a newline', async () => {
+      const parts = [
+        { type: 'text', text: 'part one' },
+        { type: 'text', text: 'part two' },
+      ];
+      const res = await chat({ messages: [{ role: 'user', content: parts }] });
+      expect(res.status).toBe(200);
+      expect(emu.lastRequest()!.prompt).toContain('### Instruction:\npart one\npart two\n');
+    });
+
+    it.each([
+      ['an unknown role', [{ role: 'wizard', content: 'hi' }], 'messages[0].role', /must be one of/],
+      ['a user message without content', [{ role: 'user' }], 'messages[0].content', /required/],
+      ['a user message with null content', [{ role: 'user', content: null }], 'messages[0].content', /required/],
+      [
+        'a system message with no parts',
+        [
+          { role: 'system', content: [] },
+          { role: 'user', content: 'hi' },
         ],
-      },
+        'messages[0].content',
+        /empty/,
+      ],
+      [
+        'a text part without text',
+        [{ role: 'user', content: [{ type: 'text' }] }],
+        'messages[0].content[0].text',
+        /must be a string/,
+      ],
+    ])('should refuse %s with 400 naming the field', async (_, messages, param, problem) => {
+      const res = await chat({ messages });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'E4006', param });
+      expect(res.body.error.message).toMatch(problem);
+      expect(emu.stats().requests).toBe(0);
     });
-    expect(res.status).toBe(200);
-    expect((await last()).prompt).not.toContain('part onepart two');
+
+    it("should accept an assistant turn without content (an agent's tool-call turn) and a tool result", async () => {
+      const res = await chat({
+        messages: [
+          { role: 'user', content: 'read main.py' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'r' } }] },
+          { role: 'tool', tool_call_id: 't1', content: 'print(1)' },
+        ],
+      });
+      expect(res.status).toBe(200);
+    });
   });
 
-  // openai.md: the keep-alive on /v1 is an SSE comment `: keep-alive`; SSE_HEARTBEAT_SECONDS applies to
-  // every stream, yet /v1 writes nothing through upstream silences (SSE_KEEP_ALIVE is never used).
-  it('a stream silent for longer than SSE_HEARTBEAT_SECONDS carries a `: keep-alive` comment', async () => {
-    const res = await fetch(`${app.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': app.apiKey! },
-      body: JSON.stringify({
-        model: 'hapa-code',
-        messages: [{ role: 'user', content: 'keep alive [[fault:slow-drip]]' }],
-        max_tokens: 3,
-        stream: true,
-      }),
+  // openai.md: tools are ignored unless a call is demanded (tool_choice "required" or a named function).
+  describe('tools', () => {
+    it.each([
+      ['a forced legacy function_call', { functions: [{ name: 'f' }], function_call: { name: 'f' } }, 'function_call'],
+      [
+        'allowed_tools in required mode',
+        { tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [] } } },
+        'tool_choice',
+      ],
+      ['a named custom tool', { tool_choice: { type: 'custom', custom: { name: 'f' } } }, 'tool_choice'],
+    ])('should refuse %s with tools_not_supported', async (_, fields, param) => {
+      const res = await chat({ messages: say, tools: [], ...fields });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'tools_not_supported', param });
+      expect(emu.stats().requests).toBe(0);
     });
-    const text = await res.text();
-    expect(text).toContain('data: [DONE]');
-    expect(text).toContain(': keep-alive\n\n');
-  }, 30_000);
+
+    it.each([
+      ['function_call "auto"', { functions: [{ name: 'f' }], function_call: 'auto' }],
+      ['function_call "none"', { function_call: 'none' }],
+      ['tool_choice "none"', { tool_choice: 'none' }],
+      [
+        'allowed_tools in auto mode',
+        { tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } } },
+      ],
+    ])('should accept %s: it demands no call', async (_, fields) => {
+      const res = await chat({ messages: say, tools: [{ type: 'function', function: { name: 'f' } }], ...fields });
+      expect(res.status).toBe(200);
+    });
+
+    it.each([
+      ['tool_choice', 'bogus'],
+      ['tool_choice', { type: 'bogus' }],
+      ['tool_choice', { type: 'allowed_tools', allowed_tools: { mode: 'sometimes' } }],
+      ['function_call', 'bogus'],
+      ['function_call', 7],
+    ])('should refuse an invalid %s (%j) with 400 naming it', async (param, value) => {
+      const res = await chat({ messages: say, [param]: value });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'E4006', param });
+      expect(res.body.error.message).toContain(param);
+    });
+  });
+
+  // openai.md says nothing of these: asked for and silently answered null, a client would not know.
+  describe('fields the gateway cannot honour', () => {
+    it('should refuse stream_options without stream: true, as OpenAI and vLLM do', async () => {
+      for (const path of ['/v1/completions', '/v1/chat/completions']) {
+        const res = await post(path, {
+          model: 'hapa-code',
+          prompt: 'def f():',
+          messages: say,
+          stream_options: { include_usage: true },
+        });
+        expect(res.status).toBe(400);
+        expect(res.body.error).toMatchObject({ code: 'E4006', param: 'stream_options' });
+        expect(res.body.error.message).toMatch(/stream/);
+      }
+      expect(emu.stats().requests).toBe(0);
+    });
+
+    it.each([
+      ['/v1/chat/completions', 'logprobs', true],
+      ['/v1/chat/completions', 'top_logprobs', 3],
+      ['/v1/completions', 'best_of', 2],
+      ['/v1/chat/completions', 'best_of', 3],
+    ])('should refuse %s with %s: %j, naming the param', async (path, param, value) => {
+      const res = await post(path, { model: 'hapa-code', prompt: 'def f():', messages: say, [param]: value });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'E4006', param });
+      expect(res.body.error.message).toContain(param);
+    });
+
+    it('should accept their defaults', async () => {
+      const completions = { model: 'hapa-code', prompt: 'def f():', max_tokens: 4 };
+      for (const extra of [{ best_of: 1 }, { logprobs: null }, { logprobs: 0 }, { stream_options: null }]) {
+        expect((await post('/v1/completions', { ...completions, ...extra })).status).toBe(200);
+      }
+      for (const extra of [{ logprobs: false }, { logprobs: null, top_logprobs: 0 }, { best_of: 1 }]) {
+        expect((await chat({ messages: say, ...extra })).status).toBe(200);
+      }
+    });
+  });
 });

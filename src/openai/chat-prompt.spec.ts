@@ -2,7 +2,7 @@ import { AppException } from '../common/errors/app.exception';
 import { readMessages, renderChat } from './chat-prompt';
 
 describe('readMessages', () => {
-  it('should flatten text parts and drop cache_control', () => {
+  it('should join text parts with newlines, as vLLM does, and drop cache_control', () => {
     expect(
       readMessages([
         { role: 'system', content: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }] },
@@ -17,7 +17,7 @@ describe('readMessages', () => {
       ]),
     ).toEqual([
       { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: 'ab' },
+      { role: 'user', content: 'a\nb' },
       { role: 'assistant', content: '' },
     ]);
   });
@@ -29,6 +29,11 @@ describe('readMessages', () => {
     [[{ content: 'x' }], 'messages[0].role'],
     [[{ role: 'user', content: 42 }], 'messages[0].content'],
     [[{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }], 'messages[0].content[0]'],
+    [[{ role: 'wizard', content: 'x' }], 'messages[0].role'],
+    [[{ role: 'user' }], 'messages[0].content'],
+    [[{ role: 'tool', content: null }], 'messages[0].content'],
+    [[{ role: 'user', content: [] }], 'messages[0].content'],
+    [[{ role: 'user', content: [{ type: 'text' }] }], 'messages[0].content[0].text'],
   ])('should refuse %j naming %s', (raw, field) => {
     try {
       readMessages(raw);

@@ -21,10 +21,15 @@ const ADAPTER_SYSTEM: Record<Task, string> = {
 };
 
 const MAX_MESSAGES = 1000;
+/** The roles OpenAI accepts (`function` is the deprecated one older clients still send). */
+const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'];
+/** An agent's tool-call turn has no content; OpenAI requires it on every other turn. */
+const CONTENT_OPTIONAL = new Set(['assistant', 'function']);
 
 /**
- * A chat message list checked by hand: `content` is a string, null, or an array of `{type:"text", text}`
- * parts (flattened; `cache_control` and other part fields dropped). Anything else → 400 with the field.
+ * A chat message list checked by hand, as OpenAI checks it: a known role, and `content` a string, or an
+ * array of `{type:"text", text}` parts (joined with newlines as vLLM does; `cache_control` and other
+ * part fields dropped), absent only on an assistant (or legacy function) turn. Anything else → 400 naming the field.
  */
 export function readMessages(raw: unknown): ChatMessage[] {
   const bad = (field: string, message: string): never => {
@@ -36,20 +41,26 @@ export function readMessages(raw: unknown): ChatMessage[] {
     const at = `messages[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return bad(at, 'must be an object');
     const { role, content } = m as { role?: unknown; content?: unknown };
-    if (typeof role !== 'string' || role.length === 0 || role.length > 32) return bad(`${at}.role`, 'must be a string');
-    if (content === null || content === undefined) return { role, content: '' };
+    if (typeof role !== 'string' || !ROLES.includes(role))
+      return bad(`${at}.role`, `must be one of ${ROLES.join(', ')}`);
+    const optional = CONTENT_OPTIONAL.has(role);
+    if (content === null || content === undefined) {
+      return optional ? { role, content: '' } : bad(`${at}.content`, `is required on a ${role} message`);
+    }
     if (typeof content === 'string') return { role, content };
     if (!Array.isArray(content)) return bad(`${at}.content`, 'must be a string or an array of text parts');
-    let text = '';
+    if (content.length === 0 && !optional) return bad(`${at}.content`, 'must not be an empty array');
+    const texts: string[] = [];
     for (const [j, part] of content.entries()) {
       const p = part as { type?: unknown; text?: unknown } | null;
-      if (typeof p !== 'object' || p === null) return bad(`${at}.content[${j}]`, 'must be an object');
+      const partAt = `${at}.content[${j}]`;
+      if (typeof p !== 'object' || p === null) return bad(partAt, 'must be an object');
       // Images and other modalities are not something a code model reads.
-      if (p.type !== 'text' || typeof p.text !== 'string')
-        return bad(`${at}.content[${j}]`, 'only text parts are supported');
-      text += p.text;
+      if (p.type !== 'text') return bad(partAt, 'only text parts are supported');
+      if (typeof p.text !== 'string') return bad(`${partAt}.text`, 'must be a string');
+      texts.push(p.text);
     }
-    return { role, content: text };
+    return { role, content: texts.join('\n') };
   });
 }
 

@@ -113,6 +113,7 @@ export class OpenAiService {
    */
   completion(dto: CompletionRequestDto, principal: AuthPrincipal | undefined, body: unknown, fim = false): OpenAiCall {
     refuseForbiddenFields(body);
+    refuseStreamOptionsWithoutStream(dto);
     const model = this.resolve(dto.model, principal);
     const autocomplete = model.task === 'code_completion';
     const template = this.config.modelServer.fimTemplates[model.adapter] ?? this.config.modelServer.fimTemplate;
@@ -141,8 +142,10 @@ export class OpenAiService {
   /** POST /v1/chat/completions: rendered in the adapters' format and sent to the completions route upstream. */
   chat(dto: ChatCompletionRequestDto, principal: AuthPrincipal | undefined, body: unknown): OpenAiCall {
     refuseForbiddenFields(body);
-    refuseRequiredTools(dto.tool_choice);
-    if (Array.isArray(dto.tools) && dto.tools.length > 0) this.toolsIgnored.inc();
+    refuseStreamOptionsWithoutStream(dto);
+    checkToolChoice('tool_choice', dto.tool_choice);
+    checkToolChoice('function_call', dto.function_call);
+    if (dto.tools?.length || dto.functions?.length) this.toolsIgnored.inc();
     const messages: ChatMessage[] = readMessages(dto.messages);
     const model = this.resolve(dto.model, principal);
     const prompt = renderChat(model.task, messages);
@@ -200,7 +203,8 @@ export class OpenAiService {
     adapterStop: readonly string[],
   ): GenerationRequest {
     const kind = model.task === 'code_completion' ? 'autocomplete' : 'other';
-    const clientStop = dto.stop === undefined ? [] : [dto.stop].flat();
+    // OpenAI accepts "" as a stop string; vLLM refuses the whole request for it.
+    const clientStop = dto.stop === undefined ? [] : [dto.stop].flat().filter((s) => s !== '');
     return {
       adapter: model.adapter,
       prompt,
@@ -213,15 +217,48 @@ export class OpenAiService {
   }
 }
 
-/** Agent clients send tools on every request; only a demand that a tool be called is refused. */
-function refuseRequiredTools(toolChoice: unknown): void {
-  const named = typeof toolChoice === 'object' && toolChoice !== null;
-  if (toolChoice === 'required' || named) {
+const NO_CALL = ['auto', 'none'];
+
+/**
+ * Agent clients send tools on every request: they are ignored, and only a demand that a tool be called
+ * is refused (tools_not_supported). A value OpenAI would not take either is a plain 400.
+ */
+function checkToolChoice(field: 'tool_choice' | 'function_call', choice: unknown): void {
+  if (choice === undefined || choice === null) return;
+  if (typeof choice === 'string' && NO_CALL.includes(choice)) return;
+  const demanded = (): never => {
     throw new AppException(ErrorCode.E4006, {
-      message: 'Tool calls are not supported by this gateway (tool_choice must be "auto" or "none")',
-      details: [{ field: 'tool_choice', message: TOOLS_NOT_SUPPORTED }],
+      message: `Tool calls are not supported by this gateway (${field} must be "auto" or "none")`,
+      details: [{ field, message: TOOLS_NOT_SUPPORTED }],
     });
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (field === 'function_call') {
+    if (isObject(choice) && typeof choice.name === 'string') return demanded();
+  } else if (choice === 'required') {
+    return demanded();
+  } else if (isObject(choice)) {
+    if (choice.type === 'function' || choice.type === 'custom') return demanded();
+    const allowed = choice.type === 'allowed_tools' && isObject(choice.allowed_tools) ? choice.allowed_tools : {};
+    if (allowed.mode === 'auto') return;
+    if (allowed.mode === 'required') return demanded();
   }
+  const expected =
+    field === 'function_call'
+      ? '"auto", "none" or {"name": ...}'
+      : '"auto", "none", "required", a named function or allowed_tools with mode "auto" or "required"';
+  const message = `must be ${expected}`;
+  throw new AppException(ErrorCode.E4006, { message: `${field}: ${message}`, details: [{ field, message }] });
+}
+
+/** OpenAI and vLLM refuse stream_options on an answer that is not streamed. */
+function refuseStreamOptionsWithoutStream(dto: OpenAiSamplingDto): void {
+  if (dto.stream_options === undefined || dto.stream === true) return;
+  const message = 'only allowed when stream is true';
+  throw new AppException(ErrorCode.E4006, {
+    message: `stream_options: ${message}`,
+    details: [{ field: 'stream_options', message }],
+  });
 }
 
 function newCall(dto: OpenAiSamplingDto, shape: ChunkShape, prepared: Prepared): OpenAiCall {

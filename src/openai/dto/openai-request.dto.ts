@@ -104,6 +104,10 @@ export class OpenAiSamplingDto {
   stream_options?: StreamOptionsDto;
 
   @ApiPropertyOptional({ enum: [1], description: 'One choice only' }) @IsOptional() @IsIn([1]) n?: number;
+  @ApiPropertyOptional({ enum: [1], description: 'One candidate only' })
+  @IsOptional()
+  @IsIn([1], { message: 'best_of must be 1: the gateway generates one candidate' })
+  best_of?: number;
   @ApiPropertyOptional() @IsOptional() @IsInt() seed?: number;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) user?: string;
   @ApiPropertyOptional() @IsOptional() @IsNumber() @Min(-2) @Max(2) presence_penalty?: number;
@@ -158,7 +162,7 @@ export class CompletionRequestDto extends OpenAiSamplingDto {
 }
 
 export class ChatMessageDto {
-  @ApiProperty({ enum: ['system', 'developer', 'user', 'assistant', 'tool'] }) role: string;
+  @ApiProperty({ enum: ['system', 'developer', 'user', 'assistant', 'tool', 'function'] }) role: string;
   @ApiProperty({
     oneOf: [
       { type: 'string' },
@@ -167,6 +171,8 @@ export class ChatMessageDto {
   })
   content: string | { type: 'text'; text: string }[];
 }
+
+const NO_LOGPROBS = 'the gateway returns no log probabilities';
 
 /** POST /v1/chat/completions. */
 export class ChatCompletionRequestDto extends OpenAiSamplingDto {
@@ -182,7 +188,31 @@ export class ChatCompletionRequestDto extends OpenAiSamplingDto {
   @IsArray()
   tools?: unknown[];
 
-  @ApiPropertyOptional({ description: '"required" or a named function → 400 tools_not_supported; otherwise ignored' })
+  @ApiPropertyOptional({
+    description:
+      '"required", a named function or allowed_tools in required mode → 400 tools_not_supported; otherwise ignored',
+  })
   @Allow()
   tool_choice?: unknown;
+
+  @ApiPropertyOptional({ description: 'Legacy tools: accepted and ignored' })
+  @IsOptional()
+  @IsArray()
+  functions?: unknown[];
+
+  @ApiPropertyOptional({
+    description: 'Legacy tool_choice: a named function → 400 tools_not_supported; "auto", "none" ignored',
+  })
+  @Allow()
+  function_call?: unknown;
+
+  @ApiPropertyOptional({ enum: [false] })
+  @IsOptional()
+  @IsIn([false], { message: `logprobs must be false: ${NO_LOGPROBS}` })
+  logprobs?: boolean;
+
+  @ApiPropertyOptional({ enum: [0] })
+  @IsOptional()
+  @IsIn([0], { message: `top_logprobs must be 0: ${NO_LOGPROBS}` })
+  top_logprobs?: number;
 }
