@@ -1,9 +1,13 @@
-import { ModelServerEmulator } from '../emulator/emulator';
+import * as http from 'node:http';
+import { EmulatorRequestRecord, ModelServerEmulator } from '../emulator/emulator';
 import { postSse } from './support/sse-client';
-import { startTestApp, TestApp } from './support/test-app';
+import { INCIDENT_ID, startTestApp, TestApp } from './support/test-app';
 
 // Findings of the external review of /v1 (against openai.md; vLLM and the OpenAI API where openai.md
 // is silent), each over real HTTP against the emulator. The basics are in test/openai.e2e-spec.ts.
+
+const MiB = 1024 * 1024;
+const KEEP_ALIVE = ': keep-alive\n\n';
 
 describe('OpenAI-compatible API (/v1): review findings', () => {
   let emu: ModelServerEmulator;
@@ -214,5 +218,88 @@ describe('OpenAI-compatible API (/v1): review findings', () => {
         expect((await chat({ messages: say, ...extra })).status).toBe(200);
       }
     });
+  });
+
+  // openai.md: the keep-alive on /v1 is the SSE comment `: keep-alive`, after SSE_HEARTBEAT_SECONDS of silence.
+  describe('keep-alive', () => {
+    const stream = (content: string, extra: Record<string, unknown> = {}) =>
+      postSse(
+        app.url,
+        '/v1/chat/completions',
+        { model: 'hapa-code', messages: [{ role: 'user', content }], max_tokens: 3, stream: true, ...extra },
+        { allowComments: true },
+      );
+
+    it('should send `: keep-alive` through a silence between tokens, then finish cleanly', async () => {
+      emu.configure({ slowDripMs: 2500 });
+      const res = await stream('keep alive [[fault:slow-drip]]');
+      expect(res.comments.length).toBeGreaterThan(0);
+      expect(res.text).toContain(KEEP_ALIVE);
+      expect(res.frames.at(-1)!.data).toBe('[DONE]');
+      expect(res.frames.at(-2)!.data.choices[0].finish_reason).toBe('length');
+    }, 30_000);
+
+    it('should send the headers and `: keep-alive` while the first token is awaited', async () => {
+      emu.configure({ ttftMs: 2500 });
+      const started = Date.now();
+      const res = await fetch(`${app.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${app.apiKey}` },
+        body: JSON.stringify({ model: 'hapa-code', messages: say, max_tokens: 3, stream: true }),
+      });
+      const headersAfter = Date.now() - started;
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      expect(headersAfter).toBeLessThan(2400);
+      expect(text.startsWith(KEEP_ALIVE)).toBe(true);
+      expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    }, 30_000);
+
+    it('should report a failure after a keep-alive in-band, then [DONE]', async () => {
+      const res = await stream('never answered [[fault:hang-before-headers]]');
+      expect(res.status).toBe(200);
+      expect(res.comments.length).toBeGreaterThan(0);
+      expect(res.frames.map((f) => f.data)).toEqual([
+        {
+          error: {
+            message: expect.any(String),
+            type: 'server_error',
+            param: null,
+            code: 'E5001',
+            incident_id: expect.stringMatching(INCIDENT_ID),
+          },
+        },
+        '[DONE]',
+      ]);
+    }, 30_000);
+
+    it('should still drop a client that reads nothing and abort upstream', async () => {
+      emu.configure({ hugeAnswerBytes: 64 * MiB });
+      let onDisconnect!: (r: EmulatorRequestRecord) => void;
+      const aborted = new Promise<number | undefined>((resolve) => {
+        onDisconnect = (r) => r.fault === 'huge-answer' && resolve(r.bytesSent);
+        emu.on('disconnect', onDisconnect);
+      });
+      const payload = JSON.stringify({ model: 'hapa-code', prompt: 'a big file [[fault:huge-answer]]', stream: true });
+      const req = http.request(`${app.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${app.apiKey}` },
+        agent: new http.Agent({ keepAlive: false }),
+      });
+      req.on('response', (res) => {
+        res.pause();
+        res.socket.pause();
+      });
+      req.on('error', () => undefined);
+      req.end(payload);
+      try {
+        // Backpressure reached the model server: it wrote a few MiB into full buffers, not the 64 MiB answer.
+        expect(await aborted).toBeLessThan(16 * MiB);
+      } finally {
+        emu.off('disconnect', onDisconnect);
+        req.destroy();
+      }
+    }, 30_000);
   });
 });

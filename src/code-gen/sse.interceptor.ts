@@ -38,17 +38,21 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
     res.locals.sseErrorEnvelope = true;
     return new Observable<undefined>((outer) => {
       const writer = new SseFrameWriter();
-      const sse = new SseResponse(res);
+      // From the start event on (the extension expects it first), heartbeats fill upstream silences.
+      const sse = new SseResponse(res, {
+        frame: SSE_HEARTBEAT_FRAME,
+        afterMs: this.heartbeatMs,
+        beforeFirstFrame: false,
+      });
       let cached = false;
       let finished = false;
-      let heartbeat: NodeJS.Timeout | undefined;
       let sub: Subscription | undefined;
       let unregister: () => void = () => undefined;
       // Client gone: unsubscribing tears down the handler, which aborts the upstream request.
       const onClose = (): void => {
         if (finished) return;
         finished = true;
-        clearTimeout(heartbeat);
+        sse.stop();
         unregister();
         sub?.unsubscribe();
         outer.next(undefined);
@@ -61,18 +65,12 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         return;
       }
 
-      const beat = (): void => {
-        if (finished) return;
-        sse.write(SSE_HEARTBEAT_FRAME);
-        heartbeat?.refresh();
-      };
       const start = (): void => {
         sse.write(writer.start(req.id, cached));
-        heartbeat = setTimeout(beat, this.heartbeatMs);
       };
       const finish = (): void => {
         finished = true;
-        clearTimeout(heartbeat);
+        sse.stop();
         unregister();
         res.off('close', onClose);
         if (!res.writableEnded) res.end();
@@ -101,7 +99,6 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
           }
           if (!sse.started) start();
           sse.write(typeof item === 'string' ? writer.token(item) : writer.done(item));
-          heartbeat?.refresh();
         },
         error: (e: unknown) => {
           if (finished) return;
@@ -113,6 +110,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
           }
           if (sse.started) return inBandError(e);
           finished = true;
+          sse.stop();
           unregister();
           res.off('close', onClose);
           outer.error(e);
@@ -125,7 +123,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
         },
       });
       return () => {
-        clearTimeout(heartbeat);
+        sse.stop();
         sub?.unsubscribe();
       };
     });

@@ -12,23 +12,29 @@ import { SseResponse } from '../common/http/sse-response';
 import { CallContext } from '../common/ports/call-context';
 import { annotateUsage } from '../common/ports/usage-annotation';
 import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
-import { ChunkFramer, SSE_DONE } from './openai-sse';
+import { AppConfig } from '../config/app-config';
+import { ChunkFramer, SSE_DONE, SSE_KEEP_ALIVE } from './openai-sse';
 import { OpenAiCall, OpenAiService } from './openai.service';
 
 /**
  * The HTTP side of a `/v1` generation: the JSON answer, or the SSE stream of chunks (headers with the
- * first chunk, the socket's backpressure passed back to the core, the finish and usage chunks, [DONE]).
- * An error before the first chunk goes to the exception filter (OpenAI's JSON envelope); after it, it
- * is an in-stream error frame then [DONE]. A forced shutdown ends the answer like a disconnect does,
+ * first chunk or the first `: keep-alive`, the socket's backpressure passed back to the core, the finish
+ * and usage chunks, [DONE]). An error before the headers goes to the exception filter (OpenAI's JSON
+ * envelope); after them, it is an in-stream error frame then [DONE]. A forced shutdown ends the answer like a disconnect does,
  * but the client still learns why (E5008).
  */
 @Injectable()
 export class OpenAiResponder {
+  private readonly keepAliveMs: number;
+
   constructor(
     private readonly openai: OpenAiService,
     private readonly lifecycle: ServerLifecycle,
     private readonly reporter: ErrorReporter,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.keepAliveMs = config.codeGen.heartbeatMs;
+  }
 
   async reply(req: AppRequest, res: Response, call: OpenAiCall): Promise<void> {
     const shutdown = new AbortController();
@@ -62,15 +68,20 @@ export class OpenAiResponder {
   }
 
   private async stream(res: Response, call: OpenAiCall, ctx: CallContext): Promise<void> {
-    const sse = new SseResponse(res);
-    const framer = new ChunkFramer(call.shape, call.id, call.created, call.model);
-    const { outcome, usage } = await this.openai.stream(call, ctx, {
-      write: (delta) => sse.write(framer.token(delta)),
-      drained: () => sse.drained(),
-    });
-    annotateUsage(res, usage);
-    let tail = framer.finish(outcome.finishReason);
-    if (call.includeUsage) tail += framer.usage(outcome.usage);
-    sse.end(tail + SSE_DONE);
+    // Keep-alives from the start: a long time to first token would otherwise be complete silence.
+    const sse = new SseResponse(res, { frame: SSE_KEEP_ALIVE, afterMs: this.keepAliveMs, beforeFirstFrame: true });
+    try {
+      const framer = new ChunkFramer(call.shape, call.id, call.created, call.model);
+      const { outcome, usage } = await this.openai.stream(call, ctx, {
+        write: (delta) => sse.write(framer.token(delta)),
+        drained: () => sse.drained(),
+      });
+      annotateUsage(res, usage);
+      let tail = framer.finish(outcome.finishReason);
+      if (call.includeUsage) tail += framer.usage(outcome.usage);
+      sse.end(tail + SSE_DONE);
+    } finally {
+      sse.stop();
+    }
   }
 }
