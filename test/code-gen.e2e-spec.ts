@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelServerEmulator } from '../emulator/emulator';
+import { UsageRecorder } from '../src/analytics/usage-recorder';
+import { ServerLifecycle } from '../src/common/http/server-lifecycle';
 import { stripStopMarkers } from '../src/model-server/stop-markers';
 import { postSse, streamedText } from './support/sse-client';
 import { INCIDENT_ID, startTestApp, TestApp } from './support/test-app';
@@ -240,6 +242,31 @@ describe.each([
     });
     expect(res.frames.at(-2)!.data).toMatchObject({ type: 'error', error_code: 'E5001' });
     expect(res.frames.at(-1)!.data).toBe('[DONE]');
+  });
+
+  it('should count a stream that failed in-band and a failed one-shot as errors, under their adapter', async () => {
+    const errorsByAdapter = async () => {
+      const lifecycle = app.server.app.get(ServerLifecycle);
+      while (lifecycle.activeRequests > 0) await sleep(5);
+      await app.server.app.get(UsageRecorder).flush();
+      const res = await app.request('GET', '/api/v1/analytics/usage?group_by=adapter');
+      const items = res.body.items as { key: string | null; errors: number }[];
+      return (adapter: string) => items.find((i) => i.key === adapter)?.errors ?? 0;
+    };
+    const before = await errorsByAdapter();
+    const stream = await postSse(app.url, '/api/v1/code/generate/stream', {
+      prompt: 'Fix: def f(x): return x.y [[fault:cut-mid-stream]]',
+      model_type: 'bug_fix',
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.frames.at(-2)!.data).toMatchObject({ type: 'error', error_code: 'E5007' });
+    const oneShot = await app.request('POST', '/api/v1/code/generate', {
+      body: { prompt: 'Explain: def f(x): return x [[fault:http-500]]', model_type: 'code_explanation' },
+    });
+    expect(oneShot.status).toBeGreaterThanOrEqual(500);
+    const after = await errorsByAdapter();
+    expect(after('error_fix') - before('error_fix')).toBe(1);
+    expect(after('comment') - before('comment')).toBe(1);
   });
 
   it('should abort the upstream request within 100 ms of the client going away', async () => {

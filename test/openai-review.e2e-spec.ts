@@ -1,5 +1,8 @@
 import * as http from 'node:http';
 import { EmulatorRequestRecord, ModelServerEmulator } from '../emulator/emulator';
+import { UsageRecorder } from '../src/analytics/usage-recorder';
+import { ServerLifecycle } from '../src/common/http/server-lifecycle';
+import { until } from './support/identity-factory';
 import { postSse } from './support/sse-client';
 import { INCIDENT_ID, startTestApp, TestApp } from './support/test-app';
 
@@ -301,5 +304,48 @@ describe('OpenAI-compatible API (/v1): review findings', () => {
         req.destroy();
       }
     }, 30_000);
+  });
+
+  describe('analytics of failed generations', () => {
+    const usageByModel = async () => {
+      const lifecycle = app.server.app.get(ServerLifecycle);
+      await until(
+        async () => lifecycle.activeRequests,
+        (n) => n === 0,
+        5_000,
+      );
+      await app.server.app.get(UsageRecorder).flush();
+      const res = await app.request('GET', '/api/v1/analytics/usage?group_by=model');
+      return res.body.items as { key: string | null; requests: number; errors: number }[];
+    };
+
+    it('should count a stream that failed in-band as an error, under the model asked for', async () => {
+      const res = await postSse(
+        app.url,
+        '/v1/chat/completions',
+        {
+          model: 'unit_test_generation',
+          messages: [{ role: 'user', content: 'tests for sum [[fault:cut-mid-stream]]' }],
+          stream: true,
+        },
+        { allowComments: true },
+      );
+      expect(res.status).toBe(200);
+      expect(res.frames.at(-2)!.data.error.code).toBe('E5007');
+      expect(await usageByModel()).toContainEqual(
+        expect.objectContaining({ key: 'unit_test_generation', requests: 1, errors: 1 }),
+      );
+    });
+
+    it('should record a one-shot generation that failed under the model asked for', async () => {
+      const res = await chat({
+        model: 'documentation',
+        messages: [{ role: 'user', content: 'doc [[fault:http-500]]' }],
+      });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(await usageByModel()).toContainEqual(
+        expect.objectContaining({ key: 'documentation', requests: 1, errors: 1 }),
+      );
+    });
   });
 });

@@ -128,7 +128,7 @@ export class UsageRecorder implements OnModuleInit, BeforeApplicationShutdown {
         userId: clipOptional(principal?.userId, ID_MAX),
         method: storedMethod(req.method),
         route: clip(route, ROUTE_MAX),
-        status: res.statusCode,
+        status: usage?.inBandErrorStatus ?? res.statusCode,
         latencyMs,
         usage: usage && storableUsage(usage),
         surface,

@@ -56,6 +56,7 @@ export class CodeGenService {
     ctx: CallContext,
   ): Promise<Answered<GenerateCodeResponseDto>> {
     const prepared = await this.prepare(dto, principal, ctx.requestId);
+    ctx.annotate(preparedUsage(prepared, false));
     const answer = new TextCollector();
     const outcome = await this.generation.generate(
       { request: prepared.request, principal, cache: dto.cache !== false, stream: false, signal: ctx.signal },
@@ -96,6 +97,7 @@ export class CodeGenService {
     out: FrontDoorWriter,
   ): Promise<{ done: SseDone; usage: UsageAnnotation }> {
     const prepared = await this.prepare(dto, principal, ctx.requestId);
+    ctx.annotate(preparedUsage(prepared, true));
     let text = '';
     const outcome = await this.generation.generate(
       { request: prepared.request, principal, cache: dto.cache !== false, stream: true, signal: ctx.signal },
@@ -145,6 +147,7 @@ export class CodeGenService {
         requestId: ctx.requestId,
       },
     };
+    ctx.annotate(preparedUsage(prepared, false));
     const answer = new TextCollector();
     const outcome = await this.generation.generate(
       { request: prepared.request, principal, cache: dto.cache !== false, stream: false, signal: ctx.signal },
@@ -243,20 +246,18 @@ export class CodeGenService {
   }
 }
 
-/** The usage event's fields: the task and the adapter that answered. */
+/** The usage event's fields known before generating: the task and the adapter that answers. */
+function preparedUsage(prepared: Prepared, stream: boolean): UsageAnnotation {
+  return { adapter: prepared.request.adapter, modelType: prepared.task, stream };
+}
+
 function usageOf(
   prepared: Prepared,
   outcome: GenerationOutcome,
   stream: boolean,
   completionId: string,
 ): UsageAnnotation {
-  return {
-    adapter: prepared.request.adapter,
-    modelType: prepared.task,
-    ...outcomeUsage(outcome),
-    stream,
-    completionId,
-  };
+  return { ...preparedUsage(prepared, stream), ...outcomeUsage(outcome), completionId };
 }
 
 const sinceMs = (startedAt: bigint): number => Number(process.hrtime.bigint() - startedAt) / 1e6;

@@ -9,6 +9,7 @@ import { AppRequest } from '../common/http/app-request';
 import { clientGone } from '../common/http/request-pipeline';
 import { ServerLifecycle } from '../common/http/server-lifecycle';
 import { SseResponse } from '../common/http/sse-response';
+import { annotateUsage } from '../common/ports/usage-annotation';
 import { AppConfig } from '../config/app-config';
 import { ClientGoneError, ClientStalledError } from '../generation/generation.errors';
 import { SSE_DONE_FRAME, SSE_HEARTBEAT_FRAME, SseFrameWriter, SseItem } from './sse';
@@ -79,6 +80,7 @@ export class SseInterceptor implements NestInterceptor<SseItem, undefined> {
       };
       const inBandError = (exception: unknown): void => {
         const { mapped, incidentId } = reportException(this.reporter, req, exception);
+        annotateUsage(res, { inBandErrorStatus: mapped.status });
         if (!sse.started) start();
         sse.write(writer.error(mapped.code, mapped.message, incidentId));
         sse.write(SSE_DONE_FRAME);

@@ -61,7 +61,9 @@ export class OpenAiResponder {
       if (!res.headersSent) throw error;
       // The stream has started: the error goes in-band, then [DONE], so clients raise instead of keeping a truncated answer.
       const { mapped, incidentId } = reportException(this.reporter, req, error);
-      res.end(streamErrorFrames(toOpenAiError(mapped), incidentId));
+      const openAiError = toOpenAiError(mapped);
+      annotateUsage(res, { inBandErrorStatus: openAiError.status });
+      res.end(streamErrorFrames(openAiError, incidentId));
     } finally {
       unregister();
     }

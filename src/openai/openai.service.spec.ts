@@ -33,7 +33,12 @@ function recorder(): DeltaWriter & { writes: string[] } {
   return { writes, write: (d) => writes.push(d) > 0, drained: () => Promise.resolve() };
 }
 
-const ctx = (): CallContext => ({ requestId: 'req-1', startedAt: 0n, signal: new AbortController().signal });
+const ctx = (): CallContext => ({
+  requestId: 'req-1',
+  startedAt: 0n,
+  signal: new AbortController().signal,
+  annotate: () => undefined,
+});
 
 describe(OpenAiService.name, () => {
   const build = (deltas: string[]) => {

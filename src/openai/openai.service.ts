@@ -163,6 +163,7 @@ export class OpenAiService {
     call: OpenAiCall,
     ctx: CallContext,
   ): Promise<Answered<CompletionResponseDto | ChatCompletionResponseDto>> {
+    ctx.annotate(callUsage(call));
     const collector = new TextCollector();
     const outcome = await this.generation.generate(generationCall(call, ctx), collector);
     const text = call.prepared.stripFim ? stripFim(collector.text) : collector.text;
@@ -174,6 +175,7 @@ export class OpenAiService {
    * deltas dropped, and resolves after the last delta with the outcome.
    */
   async stream(call: OpenAiCall, ctx: CallContext, out: DeltaWriter): Promise<Streamed> {
+    ctx.annotate(callUsage(call));
     const stripper = call.prepared.stripFim ? new FimMarkerStripper() : undefined;
     const outcome = await this.generation.generate(generationCall(call, ctx), {
       write(delta) {
@@ -318,15 +320,18 @@ function toDto(
   };
 }
 
-/** The usage event's fields: the model asked for and the adapter that answered. */
-function usageOf(call: OpenAiCall, outcome: GenerationOutcome): UsageAnnotation {
+/** The usage event's fields known before generating: the model asked for and the adapter that answers. */
+function callUsage(call: OpenAiCall): UsageAnnotation {
   const { resolved } = call.prepared;
   return {
     adapter: resolved.adapter,
     modelType: resolved.task,
     requestedModel: resolved.requested,
-    ...outcomeUsage(outcome),
     stream: call.stream,
     completionId: call.id,
   };
+}
+
+function usageOf(call: OpenAiCall, outcome: GenerationOutcome): UsageAnnotation {
+  return { ...callUsage(call), ...outcomeUsage(outcome) };
 }

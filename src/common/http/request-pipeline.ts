@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Response } from 'express';
 import type { CallContext } from '../ports/call-context';
+import { annotateUsage } from '../ports/usage-annotation';
 import { AppRequest } from './app-request';
 import { ServerLifecycle } from './server-lifecycle';
 
@@ -31,6 +32,7 @@ export function callContext(req: AppRequest, res: Response, deadline?: AbortSign
     requestId: req.id,
     startedAt: req.startedAt,
     signal: deadline ? AbortSignal.any([client, deadline]) : client,
+    annotate: (usage) => annotateUsage(res, usage),
   };
 }
 

@@ -7,6 +7,11 @@ export interface CallContext {
   startedAt: bigint;
   /** Aborts when the client leaves (and on the front door's own deadlines). */
   signal: AbortSignal;
+  /**
+   * Adds to the request's usage event. Services note the adapter and model as soon as they are known,
+   * so a call that fails is still recorded with them; the outcome comes back with the answer.
+   */
+  annotate(usage: UsageAnnotation): void;
 }
 
 /** An answer plus what the front door records about it (usage event, overhead header). */

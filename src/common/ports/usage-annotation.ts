@@ -18,6 +18,11 @@ export interface UsageAnnotation {
   completionId?: string;
   /** The model name the client sent (the OpenAI-compatible routes; not the adapter). */
   requestedModel?: string;
+  /**
+   * A stream that failed after its 200 went out (an in-band error): the status its error maps to.
+   * The usage event records it instead of the 200, since analytics counts errors by status.
+   */
+  inBandErrorStatus?: number;
 }
 
 export function annotateUsage(res: Response, patch: UsageAnnotation): void {
