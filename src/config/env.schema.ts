@@ -450,7 +450,7 @@ export const ENV_SCHEMA = {
   },
   SSE_HEARTBEAT_SECONDS: {
     default: '15',
-    description: 'Seconds of upstream silence before a stream sends a heartbeat event',
+    description: 'Seconds of upstream silence before a stream sends a heartbeat event (`: keep-alive` on /v1)',
     parse: num(0.05, 3600),
   },
   SSE_CLIENT_STALL_SECONDS: {

@@ -17,7 +17,8 @@ import { OpenAiService } from './openai.service';
 const GENERATE: AuthOptions = { permission: ['code_generation', 'code_completion'] };
 const STREAM_NOTE =
   'With `stream: true`: `text/event-stream` of chunks, the usage chunk (`choices: []`) when ' +
-  '`stream_options.include_usage`, then `data: [DONE]`; a failure after the first chunk is `data: {"error":{...}}` then `[DONE]`.';
+  '`stream_options.include_usage`, then `data: [DONE]`; `: keep-alive` comments fill silences (the wait for the first ' +
+  'token included); a failure once the stream has started is `data: {"error":{...}}` then `[DONE]`.';
 
 /** The OpenAI-compatible surface (openai.md), mounted at the root: clients append /models, /completions... to `<base>/v1`. */
 @ApiTags('OpenAI-compatible (/v1)')
