@@ -77,6 +77,40 @@ describe('model-server pool', () => {
   });
 });
 
+describe('model-server pool: one first-token deadline across retries', () => {
+  let a: ModelServerEmulator;
+  let b: ModelServerEmulator;
+  let app: TestApp;
+  beforeAll(async () => {
+    a = new ModelServerEmulator();
+    b = new ModelServerEmulator();
+    // A first: with equal load it is picked first.
+    const urls = `${await a.listen()},${await b.listen()}`;
+    app = await startTestApp({ redis: false, env: { VLLM_SERVER_URL: urls, AI_MODEL_TIMEOUT: '2' } });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  it.each(['finish-abort', 'http-500'] as const)(
+    'should answer 504 E5001 within AI_MODEL_TIMEOUT when the first server fails (%s) and the next one hangs',
+    async (fault) => {
+      a.queueFault(fault);
+      b.queueFault('hang-before-headers');
+      const started = Date.now();
+      const res = await app.request('POST', '/api/v1/code/generate', {
+        body: { prompt: `write a function that adds numbers (${fault})`, cache: false },
+      });
+      expect([res.status, res.body.error_code]).toEqual([504, 'E5001']);
+      expect(Date.now() - started).toBeLessThan(10_000); // the retry kept the deadline instead of waiting forever
+      expect(b.stats().requests).toBeGreaterThan(0);
+    },
+    20_000,
+  );
+});
+
 describe('personalisation, adapters and safety', () => {
   let emu: ModelServerEmulator;
   let app: TestApp;

@@ -88,7 +88,12 @@ export class ModelServerService {
       opts.stream === false
         ? Math.min(this.config.modelServer.timeoutMs, this.config.http.requestTimeoutMs)
         : this.config.modelServer.timeoutMs;
-    run.firstTokenTimer = setTimeout(() => ctl.abort(new GenerationAbort('first-token')), deadlineMs);
+    // One deadline for the first token across every attempt: a retry gets what is left of it.
+    const armFirstToken = (): void => {
+      const left = deadlineMs - (performance.now() - run.startedAt);
+      run.firstTokenTimer = setTimeout(() => ctl.abort(new GenerationAbort('first-token')), Math.max(0, left));
+    };
+    armFirstToken();
     const tried = new Set<ServerState>();
     let last: AttemptError | undefined;
     try {
@@ -118,6 +123,12 @@ export class ModelServerService {
           if (!e.retryable || run.emitted) break;
           run.frames = run.emittedBytes = 0;
           run.promptTokens = run.completionTokens = run.finishReason = undefined;
+          if (run.firstTokenAt !== undefined) {
+            // The failed attempt produced text nobody saw (stripped, or a truncated one-shot answer).
+            run.firstTokenAt = undefined;
+            clearTimeout(run.idleTimer);
+            armFirstToken();
+          }
         }
       }
     } finally {
@@ -239,9 +250,9 @@ export class ModelServerService {
     } catch (e) {
       throw new AttemptError(ErrorCode.E5006, `${state.label}: unreadable answer (${describeError(e)})`, true);
     }
+    if (cutShort(answer.finishReason)) throw this.cutShort(state, answer.finishReason);
     run.firstTokenAt = performance.now();
     clearTimeout(run.firstTokenTimer);
-    if (cutShort(answer.finishReason)) throw this.cutShort(state, answer.finishReason);
     run.promptTokens = answer.promptTokens;
     run.completionTokens = answer.completionTokens;
     run.finishReason = answer.finishReason;
@@ -440,7 +451,10 @@ function finishReason(raw: string | undefined): FinishReason {
   return raw === 'length' ? 'length' : 'stop';
 }
 
-/** vLLM ends a request its engine dropped with `abort` (newer builds: `error`): a truncated answer, not a finish. */
-function cutShort(raw: string | undefined): raw is string {
-  return raw !== undefined && raw !== 'stop' && raw !== 'length';
+/**
+ * vLLM ends a request its engine dropped with `abort` (newer builds: `error`): a truncated answer, not a
+ * finish. Only those two: other OpenAI-compatible servers have reasons of their own for a clean end.
+ */
+function cutShort(raw: string | undefined): raw is 'abort' | 'error' {
+  return raw === 'abort' || raw === 'error';
 }
