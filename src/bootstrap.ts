@@ -94,7 +94,7 @@ export async function startServer(
   // REQUEST_BODY_TIMEOUT_SECONDS. Node checks these every 30 s; the body middleware enforces bodies to the second.
   server.requestTimeout = config.http.bodyTimeoutMs;
   server.headersTimeout = Math.min(66_000, config.http.bodyTimeoutMs);
-  answerClientErrors(server);
+  answerClientErrors(server, log);
   const { port } = server.address() as AddressInfo;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   let stopping: Promise<void> | undefined;
