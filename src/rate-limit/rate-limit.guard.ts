@@ -18,6 +18,8 @@ import { budgetOf, limitedRoute, RateLimitBudget, RateLimitRule } from '../confi
 import { RateLimitStore, toRecord } from './rate-limit.store';
 
 export const RATE_LIMITED_TOTAL = 'hapa_rate_limited_total';
+/** Admins' share of the everything-else budget, as a multiple of API_RATE_LIMIT. */
+export const ADMIN_API_FACTOR = 10;
 
 interface Bucket {
   name: string;
@@ -64,19 +66,11 @@ export class RateLimitGuard extends ThrottlerGuard {
         : `user:${principal.userId}`
       : `ip:${normalizeIp(req.ip ?? 'unknown', 56)}`;
     const budget = budgetOf(route);
-    const buckets: Bucket[] = [];
-    // An operator working an incident (many ops reads) must not lock the admin out of the ops routes;
-    // admins still spend the generation budgets, and explicit RATE_LIMIT_RULES still bind them.
-    if (budget !== 'api' || !principal?.permissions.includes('admin')) {
-      buckets.push({
-        name: budget,
-        limit: this.budgetLimit(budget, principal),
-        windowMs: this.config.rateLimit.windowMs,
-      });
-    }
+    const buckets: Bucket[] = [
+      { name: budget, limit: this.budgetLimit(budget, principal), windowMs: this.config.rateLimit.windowMs },
+    ];
     const rule = this.rules.get(route);
     if (rule) buckets.push({ name: `route:${rule.route}`, limit: rule.limit, windowMs: rule.windowMs });
-    if (buckets.length === 0) return true;
 
     const hits = await this.store.hitAll(buckets.map((b) => ({ key: `${b.name}:${tracker}`, windowMs: b.windowMs })));
     const results = buckets.map((bucket, i) => ({ bucket, record: toRecord(hits[i], bucket.limit) }));
@@ -106,7 +100,9 @@ export class RateLimitGuard extends ThrottlerGuard {
       case 'completion':
         return limits.completionLimit;
       case 'api':
-        return limits.apiLimit;
+        // An operator working an incident reads the ops routes far more than a user; a leaked admin key
+        // is still bounded.
+        return principal?.permissions.includes('admin') ? limits.apiLimit * ADMIN_API_FACTOR : limits.apiLimit;
     }
   }
 }
