@@ -759,7 +759,7 @@ export class ModelServerEmulator extends EventEmitter<EmulatorEvents> {
         return this.runSteps(ex, frames, delay, 'hold');
       case 'finish-abort': {
         const half = Math.max(1, Math.floor(n / 2));
-        const cut = [...plan.tokens.slice(0, half - 1).map((t, i) => writer.token(t, i, null))];
+        const cut = plan.tokens.slice(0, half - 1).map((t, i) => writer.token(t, i, null));
         cut.push(writer.token(plan.tokens[half - 1] ?? '', half - 1, 'abort') + writer.end(plan));
         return this.runSteps(ex, cut, delay, 'end');
       }

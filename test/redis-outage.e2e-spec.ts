@@ -180,8 +180,8 @@ describe('Stream slots across a Redis freeze', () => {
     emu.configure({ tokenDelayMs: 50 });
     let frozen: Promise<unknown> | undefined;
     try {
-      // The slot is taken in Redis; Redis freezes mid-stream and the breaker opens before the stream ends
-      // (the key's own reads spend its budget in Redis; an admin's would not touch Redis).
+      // The slot is taken in Redis; Redis freezes mid-stream and the key's own reads open the breaker
+      // before the stream ends.
       const during = await postSse(app.url, `${V1}/code/generate/stream`, body, {
         headers,
         onFrame: (f) => {

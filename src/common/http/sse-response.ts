@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import { drainedOrClosed } from './request-pipeline';
 
-export const SSE_HEADERS = {
+const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',
@@ -59,7 +59,7 @@ export class SseResponse {
     return this.res.write(frames);
   }
 
-  /** The last frames, then the end of the response. */
+  /** The last frames in the same write as the end (an answer that was never opened opens with them). */
   end(frames: string): void {
     this.open();
     this.stop();
