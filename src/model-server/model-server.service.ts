@@ -452,8 +452,8 @@ function finishReason(raw: string | undefined): FinishReason {
 }
 
 /**
- * vLLM ends a request its engine dropped with `abort` (newer builds: `error`): a truncated answer, not a
- * finish. Only those two: other OpenAI-compatible servers have reasons of their own for a clean end.
+ * vLLM ends a request its engine dropped with `abort`, and `error` is the common name for a generation that
+ * failed: a truncated answer, not a finish. Only those two: servers have reasons of their own for a clean end.
  */
 function cutShort(raw: string | undefined): raw is 'abort' | 'error' {
   return raw === 'abort' || raw === 'error';
