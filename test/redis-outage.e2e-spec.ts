@@ -21,27 +21,31 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: performance.now() - start };
 }
 
-describe('Redis alive but silent (SIGSTOP)', () => {
-  let emu: ModelServerEmulator;
-  let redis: ThrowawayRedis;
-  let app: TestApp;
-
+/** An app on its own redis-server (frozen and thawed by the tests) and emulator, for the enclosing describe. */
+function appOnThrowawayRedis(): { emu: ModelServerEmulator; redis: ThrowawayRedis; app: TestApp } {
+  const env = {} as { emu: ModelServerEmulator; redis: ThrowawayRedis; app: TestApp };
   beforeAll(async () => {
-    emu = new ModelServerEmulator();
-    await emu.listen();
-    redis = await startRedisServer();
-    app = await startTestApp({
-      env: { REDIS_URL: redis.url, VLLM_SERVER_URL: emu.url, REDIS_COMMAND_TIMEOUT_MS: '150' },
+    env.emu = new ModelServerEmulator();
+    await env.emu.listen();
+    env.redis = await startRedisServer();
+    env.app = await startTestApp({
+      env: { REDIS_URL: env.redis.url, VLLM_SERVER_URL: env.emu.url, REDIS_COMMAND_TIMEOUT_MS: '150' },
     });
   });
   afterAll(async () => {
-    if (redis?.process.exitCode === null) redis.process.kill('SIGCONT');
-    await app?.close();
-    redis?.kill();
-    await emu?.close();
+    if (env.redis?.process.exitCode === null) env.redis.process.kill('SIGCONT');
+    await env.app?.close();
+    env.redis?.kill();
+    await env.emu?.close();
   });
+  return env;
+}
+
+describe('Redis alive but silent (SIGSTOP)', () => {
+  const env = appOnThrowawayRedis();
 
   it('should keep answering within the deadline, report the outage, and use Redis again after SIGCONT', async () => {
+    const { app, redis } = env;
     const probe = createClient({ url: redis.url });
     probe.on('error', () => undefined);
     await probe.connect();
@@ -125,26 +129,10 @@ describe('Redis alive but silent (SIGSTOP)', () => {
 });
 
 describe('Stream slots across a Redis freeze', () => {
-  let emu: ModelServerEmulator;
-  let redis: ThrowawayRedis;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    emu = new ModelServerEmulator();
-    await emu.listen();
-    redis = await startRedisServer();
-    app = await startTestApp({
-      env: { REDIS_URL: redis.url, VLLM_SERVER_URL: emu.url, REDIS_COMMAND_TIMEOUT_MS: '150' },
-    });
-  });
-  afterAll(async () => {
-    if (redis?.process.exitCode === null) redis.process.kill('SIGCONT');
-    await app?.close();
-    redis?.kill();
-    await emu?.close();
-  });
+  const env = appOnThrowawayRedis();
 
   it('should not leave a slot behind when an acquire that timed out runs after Redis wakes up', async () => {
+    const { app, redis } = env;
     const issued = await app.request('POST', `${V1}/admin/api-keys`, {
       body: { email: 'one-stream@example.com', max_concurrent_streams: 1 },
     });
@@ -170,6 +158,7 @@ describe('Stream slots across a Redis freeze', () => {
   });
 
   it('should give back a slot released while the breaker is open once Redis answers again', async () => {
+    const { app, redis, emu } = env;
     const issued = await app.request('POST', `${V1}/admin/api-keys`, {
       body: { email: 'one-stream-release@example.com', max_concurrent_streams: 1 },
     });
